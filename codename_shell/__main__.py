@@ -1,0 +1,5 @@
+import sys
+
+from codename_shell.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""Where codename keeps its files, and the safety checks those directories must pass.
+
+The directories are the ones platformdirs names. On Linux the common case (XDG variables set,
+or their documented defaults) is computed here directly, because importing platformdirs costs
+about as much as starting the interpreter and this runs at every shell start. Anything unusual
+(another OS, an unset or unsafe XDG_RUNTIME_DIR) is handed to platformdirs itself.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+from codename_shell.errors import UnsafeDirectory
+
+APP = "codename"
+PRIVATE = 0o700
+
+
+def _xdg(var: str, default: str) -> str:
+    value = os.environ.get(var, "")
+    if os.path.isabs(value):
+        return value
+    return os.path.join(os.path.expanduser("~"), default)
+
+
+def _platformdirs(kind: str) -> str:
+    # platformdirs warns (RuntimeDirWarning) when it falls back; codename reports unsafe
+    # directories itself, so the warning must never reach a terminal.
+    import warnings
+
+    import platformdirs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
+
+
+def config_dir() -> str:
+    if sys.platform.startswith("linux"):
+        return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), APP)
+    return _platformdirs("config")
+
+
+def state_dir() -> str:
+    if sys.platform.startswith("linux"):
+        return os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), APP)
+    return _platformdirs("state")
+
+
+def config_file() -> str:
+    return os.path.join(config_dir(), "config.toml")
+
+
+def runtime_dir() -> str:
+    base = os.environ.get("XDG_RUNTIME_DIR", "")
+    if sys.platform.startswith("linux") and os.path.isabs(base) and _acceptable_runtime_base(base):
+        return os.path.join(base, APP)
+    return _platformdirs("runtime")
+
+
+def _acceptable_runtime_base(base: str) -> bool:
+    """platformdirs' own test for $XDG_RUNTIME_DIR: a private 0700 directory of ours below safe parents."""
+    try:
+        info = os.lstat(base)
+    except OSError:
+        return False
+    if directory_problem(base, info) or stat.S_IMODE(info.st_mode) != PRIVATE:
+        return False
+    return _parents_problem(base) is None
+
+
+def directory_problem(path: str, info: os.stat_result | None = None) -> str | None:
+    """Why `path` is not a directory only this user controls, or None when it is."""
+    try:
+        info = info or os.lstat(path)
+    except FileNotFoundError:
+        return f"{path} is missing"
+    except OSError as e:
+        return f"{path} cannot be checked: {e.strerror}"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symlink"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{path} is not a directory"
+    if info.st_uid != os.geteuid():
+        return f"{path} is owned by uid {info.st_uid}, not {os.geteuid()}"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def _parents_problem(path: str) -> str | None:
+    """A parent that another user could use to swap the directory out from under us."""
+    parent = os.path.dirname(path.rstrip("/"))
+    while parent and parent != path:
+        try:
+            info = os.lstat(parent)
+        except OSError as e:
+            return f"{parent} cannot be checked: {e.strerror}"
+        if info.st_uid not in (0, os.geteuid()):
+            return f"{parent} is owned by uid {info.st_uid}"
+        writable = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if writable and not info.st_mode & stat.S_ISVTX:
+            return f"{parent} is writable by others"
+        path, parent = parent, os.path.dirname(parent)
+    return None
+
+
+def ensure_private_dir(path: str) -> str:
+    """Create `path` (0700) if missing and refuse it unless it is ours alone; return it."""
+    try:
+        os.makedirs(path, mode=PRIVATE, exist_ok=True)
+    except FileExistsError:
+        pass  # a file or a dangling link in the way: directory_problem says which
+    except OSError as e:
+        raise UnsafeDirectory(f"cannot create {path}: {e.strerror}") from None
+    problem = directory_problem(path)
+    if problem:
+        raise UnsafeDirectory(f"refusing to use {problem}; fix or remove it")
+    return path
