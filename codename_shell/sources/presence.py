@@ -40,8 +40,9 @@ class PresenceSource(Source):
         except FileNotFoundError:
             return found  # a wiped runtime dir: the ledger still knows who lives
         for entry in entries:
-            if entry.endswith(".tmp") or entry == "lock":
-                continue
+            if "." in entry:
+                continue  # temp files mid-rename, and a bash hook's `<pid>-<start>.exit` scratch
+
             holder = self._read(entry)
             if holder is not None:
                 found.append(holder)
@@ -78,10 +79,12 @@ class PresenceSource(Source):
         self.remove(holder.pid, holder.start)
 
     def remove(self, pid: int | None, start: int | None) -> None:
-        try:
-            os.unlink(os.path.join(self.directory, self.filename(pid, start)))
-        except FileNotFoundError:
-            pass
+        path = os.path.join(self.directory, self.filename(pid, start))
+        for leftover in (path, f"{path}.exit"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
 
     def remove_unreadable(self) -> list[str]:
         """Delete files `holders()` could not read; return their paths."""
