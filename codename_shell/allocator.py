@@ -32,9 +32,9 @@ class Lock:
     cannot wedge the next one.
     """
 
-    def __init__(self, state_dir: str, timeout: float = LOCK_TIMEOUT) -> None:
+    def __init__(self, state_dir: str, timeout: float | None = None) -> None:
         self.path = os.path.join(state_dir, "lock")
-        self.timeout = timeout
+        self.timeout = LOCK_TIMEOUT if timeout is None else timeout
         self.fd = -1
 
     def __enter__(self) -> Lock:
@@ -122,6 +122,10 @@ class Allocator:
 
     def _prepare(self) -> None:
         paths.ensure_private_dir(self.state_dir)
+        base = os.path.dirname(self.runtime_dir)
+        if not os.path.exists(base):
+            # platformdirs' /tmp fallback: a runtime dir must be private from its base up.
+            paths.ensure_private_dir(base)
         paths.ensure_private_dir(self.runtime_dir)
 
     def survey(self) -> Survey:
@@ -160,6 +164,11 @@ class Allocator:
 
     def _assign(self, survey: Survey, me: Holder, kind: str, name: str | None, *,
                 replacing: list[Holder], avoid: str | None = None) -> Holder:
+        blind = [s.blind for s in self.sources if s.blind]
+        if blind:
+            # A source we cannot read may hold any name: handing one out could make two Tobys.
+            raise CodenameError(f"{blind[0]}; no name is handed out until it can be read "
+                                "(fix it, or remove it from config.toml)")
         taken = survey.taken()
         for old in replacing:  # a rename: the old name goes back first
             taken.pop(old.name, None)
@@ -184,7 +193,9 @@ class Allocator:
         if wanted is not None:
             if wanted in taken:
                 h = taken[wanted]
-                raise CodenameError(f"{wanted} is held by pid {h.pid} ({h.kind}, "
+                # A roster row may carry no pid: name the source that vouches for it instead.
+                who = f"pid {h.pid}" if h.pid is not None else "an entry without a pid"
+                raise CodenameError(f"{wanted} is held by {who} ({h.kind}, "
                                     f"{', '.join(h.sources)}); pick another name")
             full = next((f for cast_ in self.settings.casts.values()
                          for s, f in cast_ if s == wanted), wanted)
@@ -214,6 +225,8 @@ class Allocator:
             else:
                 mine = [h for h in survey.holders
                         if h.pid == pid and h.host == liveness.host()]
+            # Only rows codename keeps can be given back: a roster is its launcher's to edit.
+            mine = [h for h in mine if {"presence", "ledger"} & set(h.sources)]
             for h in mine:
                 self._forget(h, "released")
             return mine

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def _settings() -> config.Settings:
     settings = config.load()
+    settings.theme_in_force()  # an unknown theme (schedule, CODENAME_THEME) warns: say it now
     for message in settings.warnings:
         print(f"codename: {message}", file=sys.stderr)
     settings.warnings.clear()

@@ -214,11 +214,18 @@ def set_theme(theme: str | None) -> str:
             lines = f.read().splitlines(keepends=True)
     except FileNotFoundError:
         lines = []
-    lines = _without_top_level_theme(lines)
+    lines, at, comment = _take_top_level_theme(lines)
     if theme is not None:
         import tomli_w
 
-        lines.insert(_top_level_insert_at(lines), tomli_w.dumps({"theme": theme}))
+        # Edit in place, keeping the comment the user wrote after the old value.
+        line = tomli_w.dumps({"theme": theme})
+        if at is None:
+            at = _top_level_insert_at(lines)
+        lines.insert(at, line.rstrip("\n") + comment + "\n" if comment else line)
+    elif comment:  # --clear: the key goes, the user's comment stays on a line of its own
+        assert at is not None
+        lines.insert(at, comment.lstrip() + "\n")
     text = "".join(lines)
     expected = {k: v for k, v in before.items() if k != "theme"}
     if theme is not None:
@@ -239,19 +246,39 @@ def _is_table_header(line: str) -> bool:
     return line.lstrip().startswith("[")
 
 
-def _without_top_level_theme(lines: list[str]) -> list[str]:
-    out = []
+def _take_top_level_theme(lines: list[str]) -> tuple[list[str], int | None, str]:
+    """`lines` without the top-level `theme` line, where it stood, and its trailing comment."""
+    out: list[str] = []
+    at: int | None = None
+    comment = ""
     top = True
     for line in lines:
         if _is_table_header(line):
             top = False
         key = line.split("=", 1)[0].strip().strip("\"'") if "=" in line else ""
         if top and key == "theme" and not line.lstrip().startswith("#"):
+            at, comment = len(out), _trailing_comment(line)
             continue
         out.append(line)
     if out and not out[-1].endswith("\n") and len(out) < len(lines):
         out[-1] += "\n"
-    return out
+    return out, at, comment
+
+
+def _trailing_comment(line: str) -> str:
+    """The `# comment` after the value of a `key = value` line, with the blanks before it."""
+    import tomllib
+
+    body = line.rstrip("\r\n")
+    for i, ch in enumerate(body):
+        if ch != "#":
+            continue
+        try:
+            tomllib.loads(body[:i])
+        except tomllib.TOMLDecodeError:
+            continue  # this '#' is inside the value
+        return body[len(body[:i].rstrip()):]
+    return ""
 
 
 def _top_level_insert_at(lines: list[str]) -> int:

@@ -48,44 +48,120 @@ def interactive_terminal() -> bool:
     return os.isatty(0)
 
 
-def shell_pid(shell: str) -> int:
-    """The shell evaluating our output: normally our parent; a wrapper in between is skipped."""
+def shell_pid() -> int:
+    """The shell that evaluates our output: normally our parent.
+
+    Two kinds of process can stand in between, and claiming for either would give the name
+    to a process that is gone a moment later (a ghost, whose name the next terminal gets too):
+    a launcher that ran us without `exec` (a wrapper script named codename), and a copy of the
+    shell forked for `$(codename init …)` that did not `exec` us (bash forks so when an ERR
+    trap is set or stderr is redirected, zsh when traps or hook functions are defined).
+    """
     pid = os.getppid()
-    candidate = pid
-    for _ in range(3):
-        comm = _comm(candidate)
-        if comm is None:
+    for _ in range(4):
+        me = _stat(pid)
+        parent = _stat(me[1]) if me is not None else None
+        if me is None or parent is None:
             break
-        if comm.lstrip("-").startswith(shell):
-            return candidate
-        info = liveness.proc_info(candidate)
-        if info is None:
-            break
-        candidate = info.ppid
+        if me[0].startswith("codename") or _forked_copy(pid, me, me[1], parent):
+            pid = me[1]
+            continue
+        break
     return pid
 
 
-def _comm(pid: int) -> str | None:
+def _forked_copy(pid: int, me: tuple[str, int, int], ppid: int,
+                 parent: tuple[str, int, int]) -> bool:
+    """Whether `pid` is a subshell forked from its parent shell rather than a shell of its own.
+
+    A fork keeps the parent's command name, command line and process group. A nested
+    interactive shell, even one started with the very same command line, runs with job
+    control and so leads a process group of its own.
+    """
+    if me[0] != parent[0] or me[2] != parent[2] or me[2] == pid:
+        return False
+    mine = _cmdline(pid)
+    return mine is not None and mine == _cmdline(ppid)
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(command name, parent pid, process group) of `pid` from /proc, or None."""
     try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
-            return f.read().strip()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: it ends at the last ')'.
+    end = raw.rfind(b")")
+    comm = raw[raw.find(b"(") + 1:end].decode("utf-8", "replace")
+    fields = raw[end + 2:].split()
+    try:
+        return comm, int(fields[1]), int(fields[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
     except OSError:
         return None
 
 
-def _runs_a_command(pid: int) -> bool:
-    """`bash -c …`, `fish -c …`: a shell that will run one command and leave."""
+# Per shell, the options that take the next argument as their value.
+_VALUE_OPTIONS = {
+    "bash": {b"--rcfile", b"--init-file", b"-o", b"+o", b"-O", b"+O"},
+    "zsh": {b"-o", b"+o"},
+    "fish": {b"-C", b"--init-command", b"-d", b"--debug", b"-o", b"--debug-output",
+             b"-f", b"--features", b"-p", b"--profile", b"--profile-startup"},
+}
+
+
+def _runs_commands(pid: int, shell: str) -> bool:
+    """`bash -c …`, `bash script.sh`, `fish -c …`: a shell that runs commands and leaves."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")[1:]
+            argv = f.read().split(b"\0")
     except OSError:
         return False
-    for arg in argv:
-        if arg in (b"-c", b"--command") or (arg.startswith(b"-") and not arg.startswith(b"--")
-                                              and b"c" in arg):
+    if argv and not argv[-1]:
+        argv.pop()  # the terminating NUL
+    # Read the arguments as the shell that got them would (`codename init zsh` may run in bash).
+    me = _stat(pid)
+    comm = me[0] if me is not None else ""
+    return argv_runs_commands(argv[1:], next((s for s in _VALUE_OPTIONS if comm.startswith(s)),
+                                             shell))
+
+
+def argv_runs_commands(argv: list[bytes], shell: str) -> bool:
+    """Whether a shell started with these arguments runs a command or a script, then leaves.
+
+    The arguments are read the way the shell reads them, so the value of an option
+    (`--rcfile FILE`) is not taken for a script, nor a value that looks like `-c` for -c.
+    """
+    takes_value = _VALUE_OPTIONS.get(shell, set())
+    interactive = False
+    args = iter(argv)
+    for arg in args:
+        if arg in (b"--", b"-"):
+            return next(args, None) is not None and not interactive  # a script follows
+        if arg == b"--command" or arg.startswith(b"--command="):
             return True
-        if not arg.startswith(b"-"):
-            return False
+        if arg.startswith(b"--"):
+            interactive = interactive or arg == b"--interactive"
+        elif arg[:1] in (b"-", b"+") and len(arg) > 1:
+            flags = arg[1:]
+            if arg[:1] == b"-" and b"c" in flags:
+                return True
+            if arg[:1] == b"-" and b"s" in flags:
+                return False  # commands from stdin: a terminal there means a person
+            interactive = interactive or (arg[:1] == b"-" and b"i" in flags)
+        else:
+            return not interactive  # the first operand is a script to run
+        if arg in takes_value or (arg[:1] in (b"-", b"+") and not arg.startswith(b"--")
+                                  and arg[:1] + arg[-1:] in takes_value):
+            next(args, None)
     return False
 
 
@@ -117,8 +193,8 @@ def inherited(pid: int) -> tuple[str, str, str] | None:
 def hook_code(shell: str) -> str:
     if not interactive_terminal():
         return ""
-    pid = shell_pid(shell)
-    if _runs_a_command(pid):
+    pid = shell_pid()
+    if _runs_commands(pid, shell):
         return ""
     from codename_shell import config
 
@@ -151,7 +227,7 @@ def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
         "PRESENCE": presence,
         "OWNER": "1" if owner else "0",
         "BIN": launcher(),
-        "THEMES": " ".join(sorted(settings.casts)),
+        "THEMES": sorted(settings.casts),
         "PROMPT": "1" if settings.prompt else "0",
         "TITLE": "1" if settings.title else "0",
     })
@@ -169,7 +245,9 @@ def launcher() -> list[str]:
 def _warn(messages: list[str]) -> None:
     # At most one line reaches a starting shell; `codename doctor` lists the rest.
     if messages:
-        more = f" (and {len(messages) - 1} more: run `codename doctor`)" if len(messages) > 1 else ""
+        more = ""
+        if len(messages) > 1:
+            more = f" (and {len(messages) - 1} more: run `codename doctor`)"
         print(f"codename: {messages[0]}{more}", file=sys.stderr)
 
 

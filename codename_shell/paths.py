@@ -34,7 +34,12 @@ def _platformdirs(kind: str) -> str:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
+        try:
+            return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
+        except PermissionError as e:
+            # Its /tmp fallback is a symlink, foreign or writable by others: a refusal for the
+            # user to act on, not an internal error.
+            raise UnsafeDirectory(f"refusing to use the {kind} dir: {e}") from None
 
 
 def config_dir() -> str:

@@ -38,7 +38,8 @@ def run(argv: list[str], *, name: str | None, settings: Settings) -> int:
         os.waitpid(pid, 0)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         raise
-    os.write(ready_w, f"{holder.name}\0{holder.full}".encode())
+    ident = f"{holder.pid}-{holder.start if holder.start is not None else 'x'}"
+    os.write(ready_w, f"{holder.name}\0{holder.full}\0{ident}".encode())
     os.close(ready_w)
     try:
         status = _wait(pid)
@@ -57,8 +58,11 @@ def _child(argv: list[str], ready: int, mask: set[signal.Signals]) -> None:
         chunks.append(chunk)
     if not chunks:
         os._exit(1)
-    name, _, full = b"".join(chunks).decode().partition("\0")
-    env = {**os.environ, "CODENAME": name, "CODENAME_FULL": full}
+    name, full, ident = b"".join(chunks).decode().split("\0")
+    # The job is its own holder: a CODENAME_PID/ID inherited from a named terminal would point
+    # `codename rename --pid $CODENAME_PID` and nested shells at the terminal, not the job.
+    env = {**os.environ, "CODENAME": name, "CODENAME_FULL": full,
+           "CODENAME_PID": str(os.getpid()), "CODENAME_ID": ident}
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         os.execvpe(argv[0], argv, env)

@@ -18,6 +18,8 @@ class Source:
     def __init__(self) -> None:
         #: Rows it could not read, each with what to do: filled by `holders()`.
         self.problems: list[str] = []
+        #: Why `holders()` could not see the source at all (it may hide live holders), or "".
+        self.blind = ""
 
     def holders(self) -> list[Holder]:
         """Every holder this source knows, alive or not; liveness is judged by the caller."""

@@ -7,10 +7,10 @@ It outlives the runtime dir: a holder whose presence file vanished (a wiped /run
 cleaner) but whose process lives keeps its name because the ledger still has its open row.
 
 Crash-safe: rows are appended whole; a torn last row (a crash mid-write) is skipped, and the
-next append starts on a fresh line. Bounded: once the live file holds many closed rows it is
-compacted to its open rows (atomically), and the closed history moves to `ledger.log.1`
-(rotated to `.2` past a size), so a claim reads a file proportional to the live holders,
-never the whole history.
+next append drops it (closed off with a newline, it would read as a whole row). Bounded: once
+the live file holds many closed rows it is compacted to its open rows (atomically), and the
+closed history moves to `ledger.log.1` (rotated to `.2` past a size), so a claim reads a file
+proportional to the live holders, never the whole history.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class LedgerSource(Source):
         torn = lines.pop()
         if torn:
             self.problems.append(f"{self.path}: a torn last row was skipped (a crash mid-write); "
-                                 "harmless, compaction drops it")
+                                 "harmless, the next claim drops it")
         for number, line in enumerate(lines, 1):
             if line and not line.startswith("#"):
                 self._rows += 1

@@ -8,7 +8,6 @@ here and is trusted for as long as the roster lists it: the launcher vouches for
 
 from __future__ import annotations
 
-import os
 import time
 
 from codename_shell.holders import KINDS, Holder
@@ -29,6 +28,7 @@ class RosterSource(Source):
         import json
 
         self.problems = []
+        self.blind = ""
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 lines = f.read().splitlines()
@@ -36,7 +36,8 @@ class RosterSource(Source):
             self.missing = True  # a launcher with no jobs yet: counts as empty
             return []
         except OSError as e:
-            self.problems.append(f"{self.path}: unreadable ({e.strerror}); its holders are unknown")
+            self.blind = f"{self.path}: unreadable ({e.strerror})"
+            self.problems.append(f"{self.blind}; its holders are unknown")
             return []
         found = []
         now = int(time.time())

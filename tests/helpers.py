@@ -1,0 +1,173 @@
+"""Helpers the test modules share: real processes in odd states, rows written the way codename
+writes them, and the checks every error message must pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import World
+
+from codename_shell import liveness
+from codename_shell.holders import Holder
+from codename_shell.sources import PresenceSource
+
+LINUX = sys.platform.startswith("linux")
+needs_proc = pytest.mark.skipif(not LINUX, reason="needs /proc (Linux)")
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll until `predicate` holds; a generous bound so a stuck test fails instead of hanging."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """The contract for every refusal: exit `code`, one line on stderr, never a traceback."""
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def codename(env: dict[str, str], *args: str, cwd: Path | None = None,
+             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`codename ARGS` with exactly `env` (World.run can add variables but not remove them)."""
+    return subprocess.run([sys.executable, "-m", "codename_shell", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def who(world: World) -> list[dict[str, object]]:
+    r = world.run("who", "--json")
+    assert r.returncode == 0, r.stderr
+    rows: list[dict[str, object]] = json.loads(r.stdout)
+    return rows
+
+
+def names_held(world: World) -> dict[str, list[dict[str, object]]]:
+    """`who --json` by name: every live holder of each name."""
+    by_name: dict[str, list[dict[str, object]]] = {}
+    for row in who(world):
+        by_name.setdefault(str(row["name"]), []).append(row)
+    return by_name
+
+
+def dead_pid(world: World) -> int:
+    """The pid of a process that has exited and been waited for."""
+    p = subprocess.Popen(["true"], env=world.env)
+    p.wait()
+    return p.pid
+
+
+def kill(p: subprocess.Popen[bytes]) -> None:
+    p.kill()
+    p.wait()
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter /proc shows for `pid` (R, S, Z, ...), None when there is no process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except FileNotFoundError:
+        return None
+    return raw[raw.rfind(b")") + 2:].split()[0].decode()
+
+
+def identity(pid: int) -> Holder:
+    me = liveness.identify(pid)
+    assert me is not None, f"pid {pid} is not running"
+    return me
+
+
+def write_presence(world: World, name: str, pid: int, **fields: object) -> Path:
+    """A presence file for `pid` holding `name`, as codename writes one, with `fields` changed.
+
+    Without a matching ledger row: a holder known only by its presence file (a spare that
+    keeps its heartbeat on disk).
+    """
+    me = identity(pid) if proc_state(pid) not in (None, "Z") else Holder("", pid=pid)
+    holder = Holder(name, pid=pid, kind="spare", start=me.start, boot=me.boot,
+                    host=me.host or liveness.host(), ns=me.ns)
+    for key, value in fields.items():
+        setattr(holder, key, value)
+    world.presence_dir.mkdir(mode=0o700, exist_ok=True)
+    source = PresenceSource(str(world.presence_dir))
+    source.record(holder)
+    return Path(source.path_for(holder))
+
+
+def ledger_rows(world: World) -> list[tuple[str, str, dict[str, str]]]:
+    """(event, name, fields) for each complete row of the ledger."""
+    rows = []
+    for line in world.ledger.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        fields = dict(p.partition("=")[::2] for p in parts[3:])
+        rows.append((parts[1], parts[2], fields))
+    return rows
+
+
+def use_roster(world: World, rows: list[object] | str, extra_config: str = "") -> Path:
+    """A roster file of another launcher, named in config.toml; `rows` as objects or raw text."""
+    roster = world.home / "fleet" / "roster.jsonl"
+    roster.parent.mkdir(exist_ok=True)
+    if isinstance(rows, str):
+        roster.write_text(rows)
+    else:
+        roster.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    world.write_config(f'{extra_config}[[rosters]]\npath = "{roster}"\n')
+    return roster
+
+
+ZOMBIE_PARENT = r"""
+import os, sys, time
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(w)
+    os.read(r, 1)  # returns at EOF: when the parent says so
+    os._exit(0)
+os.close(r)
+print(child, flush=True)
+sys.stdin.readline()
+os.close(w)  # the child exits now ...
+time.sleep(600)  # ... and is never waited for: a zombie until this process goes
+"""
+
+
+class Zombie:
+    """A child that runs until `die()`, then stays a zombie: its parent never reaps it."""
+
+    def __init__(self, world: World) -> None:
+        self.parent = subprocess.Popen([sys.executable, "-c", ZOMBIE_PARENT], env=world.env,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        world.children.append(self.parent)  # killed at teardown; init then reaps the zombie
+        assert self.parent.stdout is not None
+        self.pid = int(self.parent.stdout.readline())
+
+    def die(self) -> None:
+        assert self.parent.stdin is not None
+        self.parent.stdin.write(b"\n")
+        self.parent.stdin.flush()
+        wait_for(lambda: proc_state(self.pid) == "Z", f"pid {self.pid} to become a zombie")
+
+
+def environ_without(world: World, *keys: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in world.env.items() if k not in keys}
+    env.update(extra)
+    return env
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,131 @@
+"""The hook scripts as code: they pass each shell's linter, as written in shell/ and as
+`codename init` prints them with hostile values filled in, and every value comes back as the
+very text that went in."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import tomli_w
+from conftest import REPO, World, require
+from terminals import SHELLS, TIMEOUT, Terminal
+
+from codename_shell import shells
+
+NASTY = "it's \"$(touch pwned)\" `touch pwned` ${HOME} %F{red} \\w \\ ; | & * ~ #!\n(x) {y} 🚒"
+VALUES: dict[str, str | list[str]] = {
+    "NAME": NASTY,
+    "FULL": "Full " + NASTY,
+    "ID": "4242-918273",
+    "PRESENCE": "",  # set per test: a path in the test's directory
+    "OWNER": "1",
+    "BIN": ["/opt/it's a \"dir\"/$(x)/codename", "-m", "codename_shell"],
+    "THEMES": ["office", NASTY, "*", "-rf"],
+    "PROMPT": "1",
+    "TITLE": "1",
+}
+# The values read back after sourcing the script, in the order the readers print them.
+ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "THEMES", "PROMPT", "TITLE"]
+READ_BACK = {
+    "bash": "printf '%s\\0' \"$__codename_name\" \"$__codename_full\" \"$__codename_id\" "
+            "\"$__codename_presence\" \"$__codename_owner\" \"${__codename_bin[@]}\" "
+            "\"${__codename_themes[@]}\" \"$__codename_show_prompt\" \"$__codename_show_title\"",
+    "fish": "printf '%s\\0' $__codename_name $__codename_full $__codename_id "
+            "$__codename_presence $__codename_owner $__codename_bin $__codename_themes "
+            "$__codename_show_prompt $__codename_show_title",
+}
+READ_BACK["zsh"] = READ_BACK["bash"]
+
+
+def lint(shell: str, path: Path, *, rendered: bool = False) -> subprocess.CompletedProcess[str]:
+    # In rendered code, SC2016 ("expressions don't expand in single quotes") points at the
+    # hostile values themselves: not expanding them is the whole point.
+    exclude = ["--exclude=SC2016"] if rendered else []
+    argv = {
+        "bash": [require("shellcheck"), "--shell=bash", "--severity=style", *exclude, str(path)],
+        "zsh": [require("zsh"), "-n", str(path)],
+        "fish": [require("fish"), "--no-execute", str(path)],
+    }[shell]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def rendered(tmp_path: Path, shell: str) -> tuple[Path, dict[str, str | list[str]]]:
+    values = {**VALUES, "PRESENCE": str(tmp_path / "presence dir" / "4242-918273")}
+    (tmp_path / "presence dir").mkdir(exist_ok=True)
+    path = tmp_path / f"hook.{shell}"
+    path.write_text(shells.render(shell, values))
+    return path, values
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_hook_script_as_written_passes_the_linter(shell: str) -> None:
+    r = lint(shell, REPO / "shell" / f"codename.{shell}")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_rendered_hook_with_hostile_values_passes_the_linter(
+        tmp_path: Path, shell: str) -> None:
+    path, _ = rendered(tmp_path, shell)
+    r = lint(shell, path, rendered=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+SOURCE = {
+    "bash": ["--norc", "--noprofile", "-c", 'source "$0"; {read}'],
+    "zsh": ["-f", "-c", 'source "$0"; {read}'],
+    "zsh-odd-options": ["-f", "-c", "setopt rc_quotes ksh_arrays sh_word_split nounset err_exit;"
+                                    ' source "$0"; {read}'],
+    "fish": ["--no-config", "-c", "source $HOOK; {read}"],
+}
+
+
+@pytest.mark.parametrize("variant", SOURCE)
+def test_every_value_reaches_the_shell_as_the_same_text_and_runs_nothing(
+        tmp_path: Path, variant: str) -> None:
+    shell = variant.split("-")[0]
+    path, values = rendered(tmp_path, shell)
+    argv = [require(shell), *(a.replace("{read}", READ_BACK[shell]) for a in SOURCE[variant])]
+    work, home = tmp_path / "cwd", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+
+    r = subprocess.run([*argv, str(path)], capture_output=True, text=True, cwd=work,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(home), "HOOK": str(path)},
+                       timeout=TIMEOUT)
+
+    assert r.returncode == 0, r.stderr
+    expected: list[str] = []
+    for key in ORDER:
+        value = values[key]
+        expected += value if isinstance(value, list) else [value]
+    assert r.stdout.split("\0")[:-1] == expected
+    assert r.stderr == ""
+    assert list(work.iterdir()) == []  # nothing ran: no `pwned`, no stray file
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["cwd", "home", f"hook.{shell}", "presence dir"])
+    # Sourced by a shell that is not interactive: the name is given straight back.
+    assert Path(str(values["PRESENCE"])).read_text() == ""
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_what_codename_init_prints_for_a_hostile_cast_passes_the_linter(
+        world: World, shell: str) -> None:
+    names = ["it's \"$(touch pwned)\" `id` %F{red} \\w ; | & *", "Dwight"]
+    world.write_config(tomli_w.dumps({"theme": "evil", "themes": {"evil": {"names": names}}}))
+    rc = world.home / "plain.bashrc"
+    rc.write_text("PS1='P> '\n")
+    t = Terminal(world, "bash", argv=[require("bash"), "--noprofile", "--rcfile", str(rc), "-i"])
+    try:
+        t.run(f"codename init {shell} > hook.{shell} 2> init.err")
+    finally:
+        t.close()
+    out = world.home / f"hook.{shell}"
+    code = out.read_text()
+
+    assert (world.home / "init.err").read_text() == ""
+    assert shells.quote(names[0], shell) in code  # it claimed, and filled in the name
+    r = lint(shell, out, rendered=True)
+    assert r.returncode == 0, r.stdout + r.stderr

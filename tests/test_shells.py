@@ -1,0 +1,599 @@
+"""The shell hooks, tried in real bash, zsh and fish on pseudo-terminals (see terminals.py).
+
+Each test is one promise of `codename init` as a user meets it: a name per terminal, shown in
+the prompt, given back on the way out, and nothing else about the shell changed.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+
+import pytest
+import tomli_w
+from conftest import IN_CI, World, require
+from terminals import (
+    PID,
+    PROMPT,
+    SHELLS,
+    TIMEOUT,
+    Terminal,
+    claim_for_a_sleeper,
+    holders,
+    nothing_claimed,
+    presence_file,
+    released,
+    shell_argv,
+    shell_env,
+    titles,
+    wait_until,
+    write_rc,
+)
+
+from codename_shell.shells import quote
+
+OpenTerminal = Callable[..., Terminal]
+
+
+@pytest.fixture
+def terminal(world: World) -> Iterator[OpenTerminal]:
+    """Opens terminals in the test's world (write the rc file first); closes them after."""
+    opened: list[Terminal] = []
+
+    def open_terminal(shell: str, **kwargs: object) -> Terminal:
+        t = Terminal(world, shell, **kwargs)  # type: ignore[arg-type]
+        opened.append(t)
+        return t
+
+    yield open_terminal
+    for t in opened:
+        t.close()
+
+
+def name_of(t: Terminal) -> str:
+    return t.ask('"$CODENAME"')
+
+
+def ident_of(t: Terminal) -> str:
+    return t.ask('"$CODENAME_ID"')
+
+
+def shows(name: str, prompt: str = PROMPT) -> str:
+    """The end of the screen when the prompt carries the name."""
+    return f"[{name}] {prompt}"
+
+
+# --- a name per terminal, in the prompt ---------------------------------------------------
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_each_terminal_gets_its_own_name_shown_in_its_prompt(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    terms = [terminal(shell) for _ in range(3)]
+    names = [name_of(t) for t in terms]
+
+    assert names == ["Michael", "Dwight", "Jim"]
+    for t, name in zip(terms, names, strict=True):
+        assert t.startup.endswith(shows(name))
+        assert t.run("").endswith(shows(name))
+    # The holder is the shell itself (the parent of `codename init`), not some subshell.
+    assert holders(world) == {t.pid: name for t, name in zip(terms, names, strict=True)}
+
+
+def test_bash_zsh_and_fish_side_by_side_get_distinct_names(
+        world: World, terminal: OpenTerminal) -> None:
+    for shell in SHELLS:
+        write_rc(world, shell)
+    terms = {shell: terminal(shell) for shell in SHELLS}
+    names = {shell: name_of(t) for shell, t in terms.items()}
+
+    assert sorted(names.values()) == ["Dwight", "Jim", "Michael"]
+    assert holders(world) == {t.pid: names[shell] for shell, t in terms.items()}
+
+
+@pytest.mark.parametrize(("shell", "before"), [
+    # Each makes the shell fork a copy of itself for `$(codename init …)` that does not exec
+    # codename: the name must still go to the shell, never to the short-lived copy.
+    ("bash", "set -E\ntrap 'true' ERR\n"),
+    ("bash", 'eval "$(codename init bash 2>/dev/null)"\n'),
+    ("zsh", "TRAPHUP() { return 1 }\nzshexit() { true }\n"),
+    ("zsh", "trap 'true' EXIT ERR\n"),
+], ids=["bash-err-trap", "bash-redirect", "zsh-trap-functions", "zsh-traps"])
+def test_the_shell_holds_its_name_even_when_it_forks_for_the_hook(
+        world: World, terminal: OpenTerminal, shell: str, before: str) -> None:
+    write_rc(world, shell, before)
+    first, second = terminal(shell), terminal(shell)
+
+    assert (name_of(first), name_of(second)) == ("Michael", "Dwight")
+    assert holders(world) == {first.pid: "Michael", second.pid: "Dwight"}
+
+
+# --- giving the name back ----------------------------------------------------------------
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_exit_gives_the_name_back(world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    presence = presence_file(world, ident_of(t))
+    assert presence.read_text().startswith("Michael\t")
+
+    assert t.exit() == 0
+
+    assert released(presence)
+    assert holders(world) == {}
+    assert claim_for_a_sleeper(world) == "Michael"
+
+
+@pytest.mark.parametrize("how", ["kill -HUP", "terminal closed"])
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_hangup_gives_the_name_back(
+        world: World, terminal: OpenTerminal, shell: str, how: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    presence = presence_file(world, ident_of(t))
+
+    if how == "kill -HUP":
+        t.signal(signal.SIGHUP)
+        t.wait_gone()
+    else:
+        t.hang_up()
+    wait_until(lambda: not t.child.isalive(), "the shell to end")
+
+    # Emptied by the shell on its way out, before any claim could have reaped it.
+    assert released(presence)
+    assert claim_for_a_sleeper(world) == "Michael"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_sigkill_leaves_a_ghost_that_the_next_claim_reaps(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    presence = presence_file(world, ident_of(t))
+
+    t.signal(signal.SIGKILL)
+    t.wait_gone()
+
+    assert presence.read_text().startswith("Michael\t")  # nothing ran: a ghost row
+    assert claim_for_a_sleeper(world) == "Michael"
+    assert not presence.exists()
+    assert list(holders(world).values()) == ["Michael"]
+
+
+# --- nested shells and inherited names ---------------------------------------------------
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_nested_shell_keeps_the_name_and_its_exit_gives_nothing_back(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    outer = t.ask(PID[shell])
+    presence = presence_file(world, ident_of(t))
+
+    t.run(" ".join(quote(arg, shell) for arg in shell_argv(world, shell)))
+    assert t.ask(PID[shell]) != outer  # really inside the nested shell
+    assert name_of(t) == "Michael"
+    assert t.run("").endswith(shows("Michael"))
+    assert holders(world) == {int(outer): "Michael"}
+
+    t.run("exit")
+    assert t.ask(PID[shell]) == outer  # back in the outer shell
+    assert presence.read_text().startswith("Michael\t")
+    assert holders(world) == {int(outer): "Michael"}
+    assert claim_for_a_sleeper(world) == "Dwight"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_new_terminal_that_inherits_codename_claims_its_own(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    first = terminal(shell)
+    assert name_of(first) == "Michael"
+    inherited = {key: first.ask(f'"${key}"')
+                 for key in ("CODENAME", "CODENAME_FULL", "CODENAME_ID", "CODENAME_PID")}
+
+    # Started from the first one (a tmux pane, a window opened from it): another terminal.
+    second = terminal(shell, env=inherited)
+
+    assert name_of(second) == "Dwight"
+    assert ident_of(second).startswith(f"{second.pid}-")
+    assert holders(world) == {first.pid: "Michael", second.pid: "Dwight"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_an_inherited_name_whose_holder_is_gone_is_not_kept(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    gone = world.sleeper()
+    assert world.claim(gone.pid) == "Michael"
+    (ident,) = [p.name for p in world.presence_dir.iterdir() if "." not in p.name]
+    gone.kill()
+    gone.wait()
+
+    t = terminal(shell, env={"CODENAME": "Michael", "CODENAME_ID": ident,
+                             "CODENAME_PID": str(gone.pid)})
+
+    assert name_of(t) == "Michael"  # claimed afresh, after reaping the ghost
+    assert ident_of(t).startswith(f"{t.pid}-")
+    assert holders(world) == {t.pid: "Michael"}
+
+
+# --- living with the user's own prompt and traps -----------------------------------------
+
+# One command, so that neither expansion sees $? or PIPESTATUS after the other's assignment.
+USER_ENTRY = 'pc_status=$? pc_pipe="${PIPESTATUS[*]}" pc_runs=$((${pc_runs:-0} + 1))'
+STATUS_PS1 = r"S=[0-9/ ]* P> "
+
+
+@pytest.mark.parametrize("form", ["string", "array"])
+def test_an_existing_prompt_command_keeps_working(
+        world: World, terminal: OpenTerminal, form: str) -> None:
+    if form == "string":
+        setup = f"PROMPT_COMMAND='{USER_ENTRY}'\n"
+    else:
+        setup = f"PROMPT_COMMAND=('{USER_ENTRY}' 'pc_second=yes')\n"
+    write_rc(world, "bash", "PS1='S=$? P> '\n" + setup)
+    t = terminal("bash", prompt=STATUS_PS1)
+    assert name_of(t) == "Michael"
+
+    assert t.run("(exit 7)").endswith(shows("Michael", "S=7 P> "))
+    assert t.ask('"$pc_status"') == "7"  # the user's entry saw the real $? …
+    t.run("false | true")
+    assert t.ask('"$pc_pipe"') == "1 0"  # … and the real PIPESTATUS
+    assert int(t.ask('"$pc_runs"')) >= 4
+    if form == "array":
+        assert t.ask('"${#PROMPT_COMMAND[@]}"') == "3"
+        assert t.ask('"${PROMPT_COMMAND[0]}"') == USER_ENTRY
+        assert t.ask('"$pc_second"') == "yes"
+    else:
+        assert t.ask('"${#PROMPT_COMMAND[@]}"') == "1"
+        assert t.ask('"${PROMPT_COMMAND%%$\'\\n\'*}"') == USER_ENTRY
+
+
+STATUS_PROMPT = {
+    "bash": "PS1='S=$? P> '\n",
+    "zsh": "PROMPT='S=%? P> '\n",
+    "fish": "function fish_prompt; printf 'S=%s/%s P> ' $status \"$pipestatus\"; end\n",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_prompt_still_shows_the_last_exit_status(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell, STATUS_PROMPT[shell])
+    t = terminal(shell, prompt=STATUS_PS1)
+    assert name_of(t) == "Michael"
+
+    seven = t.run("sh -c 'exit 7'")
+
+    assert re.search(r"\[Michael\] S=7(/7)? P> $", seven), seven[-300:]
+    if shell == "fish":  # fish's prompt also sees $pipestatus
+        assert t.run("false | true").endswith(shows("Michael", "S=0/1 0 P> "))
+
+
+EXIT_TRAP = {
+    "bash": "trap 'echo \"user trap ran with $?\" > ~/trap.out' EXIT\n",
+    "zsh": "trap 'echo \"user trap ran with $?\" > ~/trap.out' EXIT\n",
+    "fish": "function user_exit --on-event fish_exit\n"
+            "    echo \"user trap ran with $status\" > ~/trap.out\nend\n",
+}
+
+
+@pytest.mark.parametrize("where", ["before the hook", "after the hook"])
+@pytest.mark.parametrize("shell", SHELLS)
+def test_an_existing_exit_trap_still_runs_and_the_name_is_given_back(
+        world: World, terminal: OpenTerminal, shell: str, where: str) -> None:
+    if where == "before the hook":
+        write_rc(world, shell, before=EXIT_TRAP[shell])
+    else:
+        write_rc(world, shell, after=EXIT_TRAP[shell])
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    presence = presence_file(world, ident_of(t))
+
+    assert t.exit("exit 3") == 3
+
+    assert (world.home / "trap.out").read_text() == "user trap ran with 3\n"
+    assert released(presence)
+    assert claim_for_a_sleeper(world) == "Michael"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_prompt_set_after_the_hook_line_still_shows_the_name(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    later = {
+        "bash": "PS1='later> '\n",
+        "zsh": "PROMPT='later> '\n",
+        "fish": "function fish_prompt; printf 'later> '; end\n",
+    }[shell]
+    write_rc(world, shell, after=later)
+    t = terminal(shell, prompt="later> ")
+
+    assert t.startup.endswith(shows("Michael", "later> "))
+    assert t.run("").endswith(shows("Michael", "later> "))
+
+
+# --- strict rc files ---------------------------------------------------------------------
+
+STRICT = {
+    "bash": "set -euo pipefail\n",
+    "zsh": "setopt nounset err_exit pipe_fail\n",
+}
+
+
+@pytest.mark.parametrize("shell", STRICT)
+def test_strict_mode_rc_files_survive(world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell, STRICT[shell])
+    t = terminal(shell)
+
+    assert t.startup.strip() == shows("Michael").strip()  # no stray output
+    assert name_of(t) == "Michael"
+    # A failure `set -e` forgives at the prompt must not close the shell through our hook.
+    t.run("false && true")
+    assert t.run("").endswith(shows("Michael"))
+    assert t.ask('"$CODENAME_FULL"') == "Michael Scott"
+    assert "unbound" not in t.screen() and "parameter not set" not in t.screen()
+    presence = presence_file(world, ident_of(t))
+    assert t.exit() == 0
+    assert released(presence)
+
+
+# --- hostile names and broken config -----------------------------------------------------
+
+HOSTILE = ["$(touch pwned1)", "`touch pwned2`", "'; touch pwned3; '", '"; touch pwned4; "',
+           "%F{red}x", "\\w", "${HOME}", "(touch pwned5)", "%n$(touch pwned6)\\"]
+VARIANTS = {
+    "bash": ("bash", ""),
+    "bash-no-promptvars": ("bash", "shopt -u promptvars\n"),
+    "zsh": ("zsh", ""),
+    "zsh-prompt-subst": ("zsh", "setopt prompt_subst\n"),
+    "fish": ("fish", ""),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hostile_cast_names_run_nothing_and_show_as_text(
+        world: World, terminal: OpenTerminal, variant: str) -> None:
+    shell, before = VARIANTS[variant]
+    world.write_config(tomli_w.dumps({"theme": "evil", "themes": {"evil": {"names": HOSTILE}}}))
+    write_rc(world, shell, before)
+    t = terminal(shell)
+
+    assert name_of(t) == HOSTILE[0]
+    assert t.startup.endswith(shows(HOSTILE[0]))
+    for name in HOSTILE[1:]:
+        t.run(f"codename rename {quote(name, shell)}")
+        assert name_of(t) == name
+        assert t.run("").endswith(shows(name))
+    assert list(holders(world).values()) == [HOSTILE[-1]]
+    assert sorted(p.name for p in world.home.glob("pwned*")) == []
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_broken_config_gives_a_working_shell_and_one_warning(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    world.write_config('theme = "office\n[schedule\nmonday = \n')
+    write_rc(world, shell)
+    t = terminal(shell)
+
+    lines = [line for line in t.startup.splitlines() if line.strip()]
+    assert len(lines) == 2, t.startup  # the warning, then the prompt
+    assert lines[0].startswith("codename: ") and "config.toml" in lines[0]
+    assert lines[1].strip() == shows("Michael").strip()
+    assert name_of(t) == "Michael"
+    assert "Traceback" not in t.screen()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_codename_that_cannot_work_still_gives_a_working_shell_and_one_line(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    (world.state / "codename").write_text("a file where the state directory should be")
+    write_rc(world, shell)
+    t = terminal(shell)
+
+    lines = [line for line in t.startup.splitlines() if line.strip()]
+    assert len(lines) == 2, t.startup
+    assert lines[0].startswith("codename: ") and "no name" in lines[0]
+    assert lines[1] == PROMPT
+    assert t.ask('"$CODENAME"') == ""
+    assert t.exit() == 0
+
+
+# --- the hot path: no process at a prompt or at exit --------------------------------------
+
+def require_strace() -> str:
+    strace = require("strace")
+    probe = subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "true"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    if probe.returncode != 0:
+        message = f"strace cannot trace here: {probe.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return strace
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_one_python_per_start_and_no_process_at_prompts_or_exit(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    strace = require_strace()
+    write_rc(world, shell)
+    trace = world.root / "trace"
+    t = terminal(shell, argv=[strace, "-f", "-qq", "-o", str(trace),
+                              "-e", "trace=execve,fork,vfork,clone,clone3",
+                              *shell_argv(world, shell)])
+    assert name_of(t) == "Michael"
+    t.run("/bin/echo codename-test-marker")  # after this: prompts and the exit only
+    for _ in range(3):
+        assert t.run("").endswith(shows("Michael"))
+    assert t.exit() == 0
+
+    lines = trace.read_text().splitlines()
+    execs = [i for i, line in enumerate(lines) if "execve(" in line and " = -1 " not in line]
+    marker = next(i for i in execs if "codename-test-marker" in lines[i])
+    marker_pid = lines[marker].split()[0]
+    # Before the marker: one Python process, `codename init` (fish may run a `mkdir` of its own).
+    pythons = [lines[i] for i in execs
+               if i < marker and re.search(r'execve\("[^"]*/(codename|python[0-9.]*)"', lines[i])]
+    assert len(pythons) == 1 and '["codename", "init", ' in pythons[0], pythons
+    after = [line for line in lines[marker + 1:] if line.split()[0] != marker_pid]
+    assert [line for line in after if "execve(" in line] == []
+    forks = [line for line in after if re.search(r"\b(clone3?|v?fork)\(", line)
+             and "CLONE_THREAD" not in line and not line.rstrip().endswith(f"= {marker_pid}")]
+    assert forks == []
+
+
+# --- sourcing again, renaming, opting out -------------------------------------------------
+
+INSTALLED = {
+    "bash": ['"${PROMPT_COMMAND[*]}"', "\"$(trap -p EXIT)\""],
+    "zsh": ['"${precmd_functions[*]}"', '"${zshexit_functions[*]}"'],
+    "fish": ['(functions --all -n | string match "*codename*" | string join " ")',
+             '(functions --handlers-type event | string match "*codename*" | string join " ")'],
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_sourcing_the_rc_file_twice_installs_nothing_twice(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    rc = write_rc(world, shell, "PROMPT_COMMAND='history -a'\n" if shell == "bash" else "")
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    installed = [t.ask(expression) for expression in INSTALLED[shell]]
+
+    t.run(f"source {quote(str(rc), shell)}")
+
+    assert t.run("").endswith(shows("Michael"))
+    assert "[Michael] [Michael]" not in t.screen()
+    assert [t.ask(expression) for expression in INSTALLED[shell]] == installed
+    if shell == "bash":
+        assert installed[0] == "history -a\n__codename_prompt && :"
+    assert holders(world) == {t.pid: "Michael"}
+    presence = presence_file(world, ident_of(t))
+    assert t.exit() == 0
+    assert released(presence)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_rename_updates_codename_in_place(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    pid = t.ask(PID[shell])
+
+    t.run("codename rename Jim")
+
+    assert name_of(t) == "Jim"
+    assert t.ask('"$CODENAME_FULL"') == "Jim Halpert"
+    assert t.ask(PID[shell]) == pid
+    assert t.run("").endswith(shows("Jim"))
+    assert holders(world) == {t.pid: "Jim"}
+    assert claim_for_a_sleeper(world) == "Michael"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_no_color_gives_a_plain_prefix(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    coloured, plain = terminal(shell), terminal(shell, env={"NO_COLOR": "1"})
+
+    assert re.search(r"\x1b\[[0-9;]*m\[Michael\]", coloured.transcript.getvalue())
+    assert "[Dwight] P> " in plain.transcript.getvalue()  # no control sequence in between
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_prompt_false_in_config_turns_the_prefix_off(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    world.write_config("prompt = false\n")
+    write_rc(world, shell)
+    t = terminal(shell)
+
+    assert name_of(t) == "Michael"
+    assert t.run("").endswith(PROMPT)
+    assert "[Michael]" not in t.screen()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_title_shows_the_name_unless_turned_off(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert any("Michael" in title for title in titles(t.transcript.getvalue()))
+
+    world.write_config("title = false\n")
+    quiet = terminal(shell)
+    assert name_of(quiet) == "Dwight"
+    quiet.run("")
+    assert not any("Dwight" in title for title in titles(quiet.transcript.getvalue()))
+
+
+# --- shells that are not a person at a terminal ------------------------------------------
+
+ANSWER = "printf '%s-%s:%s:END\\n' ASK 1 \"$CODENAME\""
+
+
+@pytest.mark.parametrize("case", [
+    "bash -c", "bash -ic", "bash script", "zsh -ic", "fish -c", "fish script",
+])
+def test_a_shell_that_only_runs_commands_claims_nothing(
+        world: World, terminal: OpenTerminal, case: str) -> None:
+    shell = case.split()[0]
+    rc = write_rc(world, shell)
+    script = world.home / "script"
+    script.write_text(f"source {quote(str(rc), shell)}\n{ANSWER}\n")
+    exe = require(shell)
+    argv = {
+        "bash -c": [exe, "-c", f"source ~/.bashrc; {ANSWER}"],
+        "bash -ic": [exe, "--noprofile", "--rcfile", str(rc), "-ic", ANSWER],
+        "bash script": [exe, str(script)],
+        "zsh -ic": [exe, "-ic", ANSWER],
+        "fish -c": [exe, "-c", ANSWER],
+        "fish script": [exe, str(script)],
+    }[case]
+
+    # stdin and stdout are a terminal all the same
+    t = terminal(shell, argv=argv, prompt=None)
+
+    t.child.expect(r"ASK-1:(.*?):END")
+    assert t.child.match.group(1) == ""
+    t.wait_gone()
+    assert nothing_claimed(world)
+
+
+@pytest.mark.parametrize("env", [{"TERM": "dumb"}, {"VSCODE_RESOLVING_ENVIRONMENT": "1"}],
+                         ids=["TERM=dumb", "VSCODE_RESOLVING_ENVIRONMENT"])
+@pytest.mark.parametrize("shell", SHELLS)
+def test_an_interactive_shell_that_no_person_watches_claims_nothing(
+        world: World, terminal: OpenTerminal, shell: str, env: dict[str, str]) -> None:
+    write_rc(world, shell)
+    t = terminal(shell, env=env)
+    assert t.ask('"$CODENAME"') == ""
+    assert t.exit() == 0
+    assert nothing_claimed(world)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_an_interactive_shell_reading_a_pipe_claims_nothing(world: World, shell: str) -> None:
+    write_rc(world, shell)
+    r = subprocess.run(shell_argv(world, shell), input=f"{ANSWER}\nexit\n", text=True,
+                       capture_output=True, env=shell_env(world), cwd=world.home,
+                       timeout=TIMEOUT)
+    assert "ASK-1::END" in r.stdout, r.stdout + r.stderr
+    assert "codename" not in r.stderr
+    assert nothing_claimed(world)
+
+
+def test_an_rc_file_named_like_an_option_is_not_taken_for_a_command(
+        world: World, terminal: OpenTerminal) -> None:
+    """`bash --rcfile -c -i` is an interactive shell reading the rc file `./-c`."""
+    rc = write_rc(world, "bash")
+    (world.home / "-c").write_text(rc.read_text())
+    t = terminal("bash", argv=[require("bash"), "--noprofile", "--rcfile", "-c", "-i"])
+    assert name_of(t) == "Michael"
