@@ -31,7 +31,8 @@ class Settings:
         self.path: str = data["path"]
         self.theme: str | None = data["theme"]
         self.schedule: dict[str, str] = data["schedule"]
-        self.casts: dict[str, casts.Cast] = {k: [tuple(m) for m in v]  # type: ignore[misc]
+        # marshal keeps tuples, but a cast written by an older cache format may hold lists.
+        self.casts: dict[str, casts.Cast] = {k: [(m[0], m[1]) for m in v]
                                               for k, v in data["casts"].items()}
         self.titles: dict[str, str] = data["titles"]
         self.user_themes: list[str] = data["user_themes"]

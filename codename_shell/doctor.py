@@ -72,9 +72,9 @@ def _check_dirs(out: Report) -> bool:
         if not os.path.exists(path):
             out.ok(label, f"{path} (created at the first claim)")
             continue
-        problem = paths.directory_problem(path)
-        if problem:
-            out.bad(label, problem, f"chmod 700 {path}, or remove it if it is not yours")
+        unsafe = paths.directory_problem(path)
+        if unsafe:
+            out.bad(label, unsafe, f"chmod 700 {path}, or remove it if it is not yours")
             healthy = False
         else:
             out.ok(label, path)

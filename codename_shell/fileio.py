@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600, keep_mode_of: str | None = None) -> None:
+def write_atomic(path: str, data: bytes, mode: int = 0o600,
+                 keep_mode_of: str | None = None) -> None:
     """Write a temp file beside `path`, then rename it over: readers see old or new, never half."""
     if keep_mode_of:
         try:

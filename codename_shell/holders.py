@@ -1,4 +1,5 @@
-"""A holder (a process that holds a name) and the one-line text form presence files and the ledger share.
+"""A holder (a process that holds a name), and the one-line row presence files and the
+ledger share.
 
 A row is tab-separated: the name, then `key=value` fields, e.g.
 

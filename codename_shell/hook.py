@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from codename_shell.config import Settings
 
 USAGE = "usage: codename init bash|zsh|fish"
+_LINUX = sys.platform.startswith("linux")
 
 
 def main(args: list[str]) -> int:
@@ -85,20 +86,14 @@ def _forked_copy(pid: int, me: tuple[str, int, int], ppid: int,
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(command name, parent pid, process group) of `pid` from /proc, or None."""
+    """(command name, parent pid, process group) of `pid`, or None."""
+    if not _LINUX:
+        return None  # without /proc, asking `ps` would cost more than the walk can save
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
+        info = liveness.proc_info(pid)
+    except PermissionError:
         return None
-    # The command name may hold spaces and parentheses: it ends at the last ')'.
-    end = raw.rfind(b")")
-    comm = raw[raw.find(b"(") + 1:end].decode("utf-8", "replace")
-    fields = raw[end + 2:].split()
-    try:
-        return comm, int(fields[1]), int(fields[2])
-    except (IndexError, ValueError):
-        return None
+    return (info.comm, info.ppid, info.pgrp) if info is not None else None
 
 
 def _cmdline(pid: int) -> bytes | None:

@@ -26,11 +26,14 @@ _cache: dict[str, str] = {}
 class ProcInfo:
     """What /proc (or ps) says about one running process."""
 
-    __slots__ = ("ppid", "start", "state", "tty_nr")
+    __slots__ = ("comm", "pgrp", "ppid", "start", "state", "tty_nr")
 
-    def __init__(self, state: str, ppid: int, tty_nr: int, start: int) -> None:
+    def __init__(self, comm: str, state: str, ppid: int, pgrp: int, tty_nr: int,
+                 start: int) -> None:
+        self.comm = comm
         self.state = state
         self.ppid = ppid
+        self.pgrp = pgrp
         self.tty_nr = tty_nr
         self.start = start
 
@@ -82,10 +85,13 @@ def proc_info(pid: int) -> ProcInfo | None:
             raw = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = raw[raw.rfind(b")") + 2:].split()
+    # The command name (field 2) may hold spaces and parentheses: it ends at the last ')'.
+    end = raw.rfind(b")")
+    comm = raw[raw.find(b"(") + 1:end].decode("utf-8", "replace")
+    fields = raw[end + 2:].split()
     try:
-        return ProcInfo(fields[0].decode(), int(fields[1]), int(fields[4]), int(fields[19]))
+        return ProcInfo(comm, fields[0].decode(), int(fields[1]), int(fields[2]),
+                        int(fields[4]), int(fields[19]))
     except (IndexError, ValueError):
         return None
 
@@ -161,7 +167,7 @@ def _ps_info(pid: int) -> ProcInfo | None:
         ppid = int(out[1])
     except ValueError:
         raise PermissionError(pid) from None
-    return ProcInfo(out[0][:1], ppid, 0, start)
+    return ProcInfo("", out[0][:1], ppid, 0, 0, start)
 
 
 def _darwin_boot_time() -> str:

@@ -66,7 +66,7 @@ def runtime_dir() -> str:
 
 
 def _acceptable_runtime_base(base: str) -> bool:
-    """platformdirs' own test for $XDG_RUNTIME_DIR: a private 0700 directory of ours below safe parents."""
+    """platformdirs' test for $XDG_RUNTIME_DIR: a private 0700 dir of ours below safe parents."""
     try:
         info = os.lstat(base)
     except OSError:

@@ -52,7 +52,7 @@ def run(argv: list[str], *, name: str | None, settings: Settings) -> int:
     return status
 
 
-def _child(argv: list[str], ready: int, mask: set[signal.Signals]) -> None:
+def _child(argv: list[str], ready: int, mask: set[signal.Signals | int]) -> None:
     chunks = []
     while chunk := os.read(ready, 4096):
         chunks.append(chunk)

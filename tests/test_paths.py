@@ -11,9 +11,9 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+from conftest import World
 
 from codename_shell import paths
-from conftest import World
 
 
 def _platformdirs(kind: str) -> str:

@@ -1,0 +1,42 @@
+"""The shell-start path stays lean: `codename init` through the shipped launcher imports none
+of the modules that would make every new terminal pay for what only other commands need.
+
+This is a structural check (which modules load), not a timing one: the speed itself is
+measured by bench/startup.py and reported in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from conftest import REPO, World
+from terminals import Terminal, rc_path
+
+# Each costs milliseconds at import, and none is needed to claim a name and print a hook.
+HEAVY = {"re", "json", "tomllib", "tomli_w", "argparse", "platformdirs", "shellingham",
+         "dataclasses", "typing", "enum", "signal", "subprocess", "shlex", "contextlib",
+         "pathlib", "warnings"}
+
+
+def test_init_on_a_terminal_imports_no_heavy_module(world: World) -> None:
+    rc = rc_path(world, "bash")
+    rc.write_text("PS1='P> '\n")  # no hook: the test runs init itself, as the rc line would
+    trace = world.root / "importtime.txt"
+    out = world.root / "hook.txt"
+    # The parsed config and casts are cached at the first run; every later start is this one.
+    assert world.run("themes").returncode == 0
+    term = Terminal(world, "bash")
+    try:
+        term.run(f"{sys.executable} -X importtime {REPO / 'scripts' / 'codename'} init bash "
+                 f">{out} 2>{trace}")
+        holders = json.loads(world.run("who", "--json").stdout)
+    finally:
+        term.close()
+    imported = {line.split("|")[-1].strip() for line in trace.read_text().splitlines()
+                if line.startswith("import time:") and "|" in line}
+    # The run really was the hot path: it claimed a name for the shell and printed its hook.
+    assert "__codename_name=" in out.read_text()
+    assert [h["pid"] for h in holders] == [term.pid]
+    assert "codename_shell.allocator" in imported
+    assert not HEAVY & imported, sorted(HEAVY & imported)
