@@ -315,6 +315,8 @@ case $method in
         pipx_venvs=$(pipx environment --value PIPX_LOCAL_VENVS 2>/dev/null </dev/null) || pipx_venvs=''
         if [ -x "$pipx_venvs/$PACKAGE/bin/python" ]; then
             rc_python=$pipx_venvs/$PACKAGE/bin/python
+            "$rc_python" -m codename_shell.launcher "$pipx_venvs/$PACKAGE/bin/codename" </dev/null ||
+                die "could not write the launcher in $(pretty "$pipx_venvs/$PACKAGE/bin")"
         fi
         ;;
     venv)
@@ -332,6 +334,9 @@ case $method in
         # shellcheck disable=SC2086 # CODENAME_PIP_ARGS holds several words on purpose
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pip_args "$source" \
             </dev/null || die "pip install failed (see above)"
+        # pip's wrapper imports `re` at every shell start; codename's own launcher does not.
+        "$venv/bin/python" -m codename_shell.launcher "$venv/bin/codename" </dev/null ||
+            die "could not write the launcher $(pretty "$venv/bin/codename")"
         launcher=$bin_dir/codename
         if [ -e "$launcher" ] || [ -L "$launcher" ]; then
             if ! our_launcher "$launcher"; then

@@ -135,12 +135,9 @@ class Allocator:
 
     def claim(self, pid: int, kind: str = "terminal", name: str | None = None) -> Holder:
         """The name `pid` holds, claiming the first free one (or `name`) if it holds none."""
-        me = _identify(pid)
-        _check_wanted(name)
-        self._prepare()
+        me = self._begin(pid, name)
         with Lock(self.state_dir):
-            survey = self.survey()
-            self._reap(survey)
+            survey = self._reaped_survey()
             mine = survey.holding(me)
             if mine and (name is None or mine[0].name == name):
                 return self._keep(mine[0])
@@ -148,12 +145,9 @@ class Allocator:
 
     def rename(self, pid: int, name: str | None = None) -> Holder:
         """Give `pid` another name: `name`, or the next free one of today's cast."""
-        me = _identify(pid)
-        _check_wanted(name)
-        self._prepare()
+        me = self._begin(pid, name)
         with Lock(self.state_dir):
-            survey = self.survey()
-            self._reap(survey)
+            survey = self._reaped_survey()
             mine = survey.holding(me)
             if not mine:
                 raise CodenameError(f"pid {pid} holds no name to change")
@@ -161,6 +155,18 @@ class Allocator:
                 return mine[0]
             return self._assign(survey, me, mine[0].kind, name, replacing=mine,
                                 avoid=mine[0].name)
+
+    def _begin(self, pid: int, name: str | None) -> Holder:
+        """Checks that need no lock: the process runs, the name is usable, the dirs are safe."""
+        me = _identify(pid)
+        _check_wanted(name)
+        self._prepare()
+        return me
+
+    def _reaped_survey(self) -> Survey:
+        survey = self.survey()
+        self._reap(survey)
+        return survey
 
     def _assign(self, survey: Survey, me: Holder, kind: str, name: str | None, *,
                 replacing: list[Holder], avoid: str | None = None) -> Holder:

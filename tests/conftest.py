@@ -66,6 +66,11 @@ class World:
             input=input, timeout=timeout, cwd=self.home,
         )
 
+    def run_module(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m MODULE ARGS` in this world."""
+        return subprocess.run([sys.executable, "-m", module, *args], env=self.env,
+                              capture_output=True, text=True, timeout=60, cwd=self.home)
+
     def sleeper(self, seconds: int = 600) -> subprocess.Popen[bytes]:
         """A live process to hold a name (a stand-in for a job or a spare)."""
         p = subprocess.Popen(["sleep", str(seconds)], env=self.env)

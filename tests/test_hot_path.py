@@ -1,5 +1,6 @@
-"""The shell-start path stays lean: `codename init` through the shipped launcher imports none
-of the modules that would make every new terminal pay for what only other commands need.
+"""The shell-start path stays lean: `codename init` through the launcher install.sh writes
+imports none of the modules that would make every new terminal pay for what only other
+commands need.
 
 This is a structural check (which modules load), not a timing one: the speed itself is
 measured by bench/startup.py and reported in the README.
@@ -8,9 +9,10 @@ measured by bench/startup.py and reported in the README.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
-from conftest import REPO, World
+from conftest import World
 from terminals import Terminal, rc_path
 
 # Each costs milliseconds at import, and none is needed to claim a name and print a hook.
@@ -24,12 +26,13 @@ def test_init_on_a_terminal_imports_no_heavy_module(world: World) -> None:
     rc.write_text("PS1='P> '\n")  # no hook: the test runs init itself, as the rc line would
     trace = world.root / "importtime.txt"
     out = world.root / "hook.txt"
+    launcher = world.root / "codename"
+    assert world.run_module("codename_shell.launcher", str(launcher)).returncode == 0
     # The parsed config and casts are cached at the first run; every later start is this one.
     assert world.run("themes").returncode == 0
     term = Terminal(world, "bash")
     try:
-        term.run(f"{sys.executable} -X importtime {REPO / 'scripts' / 'codename'} init bash "
-                 f">{out} 2>{trace}")
+        term.run(f"{sys.executable} -X importtime {launcher} init bash >{out} 2>{trace}")
         holders = json.loads(world.run("who", "--json").stdout)
     finally:
         term.close()
@@ -40,3 +43,30 @@ def test_init_on_a_terminal_imports_no_heavy_module(world: World) -> None:
     assert [h["pid"] for h in holders] == [term.pid]
     assert "codename_shell.allocator" in imported
     assert not HEAVY & imported, sorted(HEAVY & imported)
+
+
+def test_the_launcher_runs_from_a_path_a_shebang_cannot_hold(world: World) -> None:
+    # pip's wrappers go through /bin/sh for such paths; ours must too, or the command is dead.
+    odd = world.root / "it's a \"dir\" $HOME `x`"
+    odd.mkdir()
+    python = odd / "python"
+    python.symlink_to(sys.executable)
+    launcher = odd / "codename"
+    r = subprocess.run([str(python), "-m", "codename_shell.launcher", str(launcher)],
+                       env=world.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert launcher.read_text().startswith("#!/bin/sh\n")
+    r = subprocess.run([str(launcher), "--version"], env=world.env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("codename ")
+
+
+def test_the_launcher_uses_a_plain_shebang_where_it_can(world: World) -> None:
+    launcher = world.root / "codename"
+    assert world.run_module("codename_shell.launcher", str(launcher)).returncode == 0
+    assert launcher.read_text().splitlines()[0] == f"#!{sys.executable}"
+    assert launcher.stat().st_mode & 0o111
+    r = subprocess.run([str(launcher), "--version"], env=world.env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("codename "), r.stderr

@@ -102,6 +102,10 @@ def test_install_twice_is_install_once_and_uninstall_restores_the_rc_file(
     assert "added the bash hook to ~/.bashrc" in first.stdout
     assert "already in place" in second.stdout
     assert os.readlink(install.launcher) == str(install.venv / "bin" / "codename")
+    # codename's lean launcher, not pip's wrapper (which imports `re` at every shell start).
+    launcher_text = (install.venv / "bin" / "codename").read_text()
+    assert "from codename_shell.cli import main" in launcher_text
+    assert "import re" not in launcher_text
     version = subprocess.run([str(install.launcher), "--version"], capture_output=True,
                              text=True, timeout=TIMEOUT)
     assert version.stdout.startswith("codename ")
