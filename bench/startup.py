@@ -5,9 +5,11 @@
     .venv/bin/python bench/startup.py --quick     # a smoke run: few pairs, not figures to quote
     .venv/bin/python bench/startup.py --markdown  # the table as Markdown, for the README
 
-It measures the `codename` installed next to the interpreter that runs it (or `--codename
-PATH`), against that codename's own interpreter, on this machine, in this run. Standard
-library only; not part of the pytest suite (no timing assertion belongs there).
+By default it measures the launcher install.sh installs: it writes one into its temporary
+directory with `PY -m codename_shell.launcher DIR/launcher/codename`, PY being the Python of
+the `codename` next to the interpreter that runs this script. `--codename PATH` measures that
+one instead. Either is compared with its own interpreter, on this machine, in this run.
+Standard library only; not part of the pytest suite (no timing assertion belongs there).
 
 Everything happens in a private world under a temporary directory: HOME, XDG_CONFIG_HOME,
 XDG_STATE_HOME, XDG_RUNTIME_DIR (mode 0700), XDG_DATA_HOME and XDG_CACHE_HOME are set for
@@ -19,14 +21,16 @@ What is measured (see bench/README.md for the reasoning):
   1. `codename init bash` as an rc file runs it, `out=$(codename init bash)`, timed by bash
      itself ($EPOCHREALTIME) in a fresh interactive bash on a fresh pty (its controlling
      terminal), so each run really claims a name for a new shell; against `python -c pass`
-     run the same way.
+     run the same way. (1b) pip's console-script wrapper, when the environment has one,
+     against codename's launcher.
   2. interactive bash, zsh and fish started on a pty, up to their first prompt, then `exit`:
      rc file with the hook against the same rc file without it.
   3. `codename claim --pid P` among 0, 150 and 1,000 live holders.
   4. `codename claim` with an empty ledger against one that had 100,000 rows of history:
      the one-off first claim (it compacts) and the steady state after it.
   5. 50 concurrent claims against 50 sequential ones (wall time of the batch).
-  6. peak RSS of the `init` process against the bare interpreter's (ru_maxrss, os.wait4).
+  6. peak RSS of the `init` process against the bare interpreter's (ru_maxrss, os.wait4);
+     (6b) the same through pip's wrapper.
   7. under strace, when it is installed: a prompt redraw starts no process, an exit no Python.
 """
 
@@ -51,6 +55,7 @@ import tempfile
 import termios
 import textwrap
 import time
+from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MARKER = "BENCH-PROMPT>"
@@ -260,10 +265,14 @@ class Bench:
         self.args = args
         self.pairs: int = args.pairs or (5 if args.quick else 30)
         self.batch_pairs: int = args.batch_pairs or (3 if args.quick else 20)
-        self.codename = self._find_codename(args.codename)
-        self.interp = self._interpreter_of(self.codename)
-        self.tmp = tempfile.mkdtemp(prefix="cnbench-")
-        os.chmod(self.tmp, 0o700)
+        self.bash = self._need("bash")
+        # The codename this environment has (pip's wrapper in a `pip install` venv, the
+        # launcher in an install.sh one), or the one given; its Python is the interpreter.
+        self.found = self._find_codename(args.codename)
+        self.interp = self._interpreter_of(self.found)
+        self.given = bool(args.codename)
+        self.pip_wrapper = self._pip_wrapper(os.path.join(os.path.dirname(self.interp),
+                                                          "codename"))
         self.base_env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "TERM": "xterm-256color",
@@ -271,6 +280,11 @@ class Bench:
             "USER": os.environ.get("USER", "bench"),
             "LOGNAME": os.environ.get("LOGNAME", os.environ.get("USER", "bench")),
         }
+        self.tmp = tempfile.mkdtemp(prefix="cnbench-")
+        os.chmod(self.tmp, 0o700)
+        # Set by setup(): codename's launcher written here, and what every row measures.
+        self.launcher: str | None = None
+        self.codename = self.found
         self.sleep = shutil.which("sleep") or "/bin/sleep"
         self.sleepers: dict[int, subprocess.Popen[bytes]] = {}
         self.rows: list[Row] = []
@@ -279,7 +293,6 @@ class Bench:
         self.timed_sh = os.path.join(self.tmp, "timed.sh")
         with open(self.timed_sh, "w") as f:
             f.write(TIMED_SH)
-        self.bash = self._need("bash")
         self.bare_ms: float | None = None
         self.load_at_start = os.getloadavg()[0]  # another busy process blurs every figure
         self.started = time.strftime("%Y-%m-%d %H:%M")
@@ -317,16 +330,69 @@ class Bench:
         """The Python that runs `codename`: its shebang's, else the one running us."""
         try:
             with open(codename, "rb") as f:
-                first = f.readline(512).decode("utf-8", "replace")
+                head = f.read(4096).decode("utf-8", "replace")
         except OSError:
-            first = ""
+            head = ""
+        first = head.partition("\n")[0]
         if first.startswith("#!"):
             words = first[2:].split()
             if words and "python" in os.path.basename(words[0]):
                 return words[0]
             if len(words) > 1 and os.path.basename(words[0]) == "env" and "python" in words[1]:
                 return shutil.which(words[1]) or sys.executable
+            # A path no `#!` line can hold: pip's wrappers and codename's launcher then go
+            # through sh, with `'''exec' "PYTHON" "$0" "$@"` on their second line.
+            m = re.search(r"""^'''exec' "((?:[^"\\]|\\.)*)" "\$0" """, head, re.M)
+            if m:
+                return re.sub(r"\\(.)", r"\1", m.group(1))
         return sys.executable
+
+    @staticmethod
+    def _pip_wrapper(path: str) -> str | None:
+        """`path` if it is pip's console-script wrapper for codename (it imports `re`)."""
+        try:
+            with open(path, "rb") as f:
+                text = f.read(4096)
+        except OSError:
+            return None
+        if (re.search(rb"^import re$", text, re.M) and b"re.sub(" in text
+                and b"codename_shell" in text):
+            return path
+        return None
+
+    @staticmethod
+    def _kind(path: str) -> str:
+        """What a codename script is, from its text (for the machine section)."""
+        if Bench._pip_wrapper(path):
+            return "pip's console-script wrapper (imports `re`)"
+        try:
+            with open(path, "rb") as f:
+                text = f.read(4096)
+        except OSError:
+            return "unreadable"
+        if b"os._exit(code)" in text and b"from codename_shell.cli import main" in text:
+            return "codename's launcher"
+        return "another launcher"
+
+    def setup(self) -> None:
+        """Write codename's launcher, as install.sh does, for the interpreter under test."""
+        d = os.path.join(self.tmp, "launcher")
+        os.makedirs(d)
+        path = os.path.join(d, "codename")  # a name starting with "codename": see hook.launcher
+        r = subprocess.run([self.interp, "-m", "codename_shell.launcher", path],
+                           env=dict(self.base_env, HOME=self.tmp), cwd=self.tmp,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        if r.returncode == 0 and os.access(path, os.X_OK):
+            self.launcher = path
+        else:
+            message = (f"`{self.interp} -m codename_shell.launcher {path}` failed "
+                       f"(exit {r.returncode}): {r.stderr.strip()}")
+            if not self.given:
+                raise BenchError(message)
+            self.warn(f"{message}; (1b) and (6b) need codename's launcher and are skipped")
+        if not self.given:
+            assert self.launcher is not None
+            self.codename = self.launcher
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -372,13 +438,35 @@ class Bench:
             ("machine", f"{platform.machine()} ({os.uname().sysname} {os.uname().release}), "
                         f"{os.cpu_count()} CPUs"),
             ("python", f"{r.stdout.strip()} ({self.interp})"),
-            ("codename", f"{version} ({self.codename})" + (f", commit {commit}" if commit else "")),
+            ("codename", f"{version}" + (f", commit {commit}" if commit else "")),
+            ("measured", self.measured()),
             ("shells", ", ".join(shells)),
             ("run", f"{self.started}, "
                     f"{'quick' if self.args.quick else 'full'}: {self.pairs} pairs "
                     f"({self.batch_pairs} for batches); load average at start "
                     f"{self.load_at_start:.2f}"),
         ]
+
+    def measured(self) -> str:
+        """Which `codename` the rows measure, and what (1b) and (6b) compare."""
+        if self.given:
+            what = f"{self.codename} (--codename), {self._kind(self.codename)}"
+        else:
+            what = (f"codename's launcher, as install.sh installs it: `{self.interp} -m "
+                    f"codename_shell.launcher {self.codename}` (first line "
+                    f"`{self._first_line(self.codename)}`)")
+        if self.pip_wrapper and self.launcher:
+            what += f"; pip's wrapper for (1b), (6b): {self.pip_wrapper}"
+            if self.given:
+                what += f", against codename's launcher written to {self.launcher}"
+        else:
+            what += f"; no pip wrapper next to {self.interp}: (1b), (6b) skipped"
+        return what
+
+    @staticmethod
+    def _first_line(path: str) -> str:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\n")
 
     # - 1 and 6: init as an rc file runs it -----------------------------------------------------
 
@@ -435,26 +523,22 @@ class Bench:
         return {"ms": (end - start) * 1000, "hook_len": int(m.group(3)), "pid": int(m.group(4)),
                 "rest": out[m.end():], "err": err}
 
-    def light_launcher(self, kind: str = "minimal") -> str:
-        """A launcher without pip's `import re`: what a lighter launcher saves.
+    def nosite_launcher(self) -> str | None:
+        """What-if (--launchers): codename's launcher run with `python -S`.
 
-        "minimal": three lines. "exit": the same, but it leaves with os._exit after flushing
-        (no interpreter teardown). "nosite": that, run with `python -S` (no site, no .pth
-        files) and the package's directory put on sys.path by the launcher itself.
+        No `site` module, no .pth files: the launcher puts the package's own directory on
+        sys.path itself. That only suits a launcher written for one known install.
         """
-        d = os.path.join(self.tmp, f"launcher-{kind}")
+        if self.launcher is None:
+            return None
+        with open(self.launcher, encoding="utf-8") as f:
+            text = f.read()
+        body = text[text.index("import sys\n"):]  # after the `#!` line (or sh trampoline)
+        d = os.path.join(self.tmp, "launcher-nosite")
         os.makedirs(d, exist_ok=True)
         path = os.path.join(d, "codename")  # a name starting with "codename": see hook.launcher
-        head = f"#!{self.interp}\n"
-        if kind == "nosite":
-            head = f"#!{self.interp} -S\nimport sys\nsys.path.append({self._package_root()!r})\n"
-        body = "import sys\nfrom codename_shell.cli import main\n"
-        if kind == "minimal":
-            body += "sys.exit(main())\n"
-        else:
-            body += ("code = main()\nsys.stdout.flush()\nsys.stderr.flush()\n"
-                     "import os\nos._exit(code)\n")
-        with open(path, "w") as f:
+        head = f"#!{self.interp} -S\nimport sys\nsys.path.append({self._package_root()!r})\n"
+        with open(path, "w", encoding="utf-8") as f:
             f.write(head + body)
         os.chmod(path, 0o755)
         return path
@@ -465,12 +549,24 @@ class Bench:
                            capture_output=True, text=True, env=self.base_env, check=True)
         return r.stdout.strip()
 
-    def installed_imports_re(self) -> bool:
-        try:
-            with open(self.codename, "rb") as f:
-                return re.search(rb"^\s*import re\b", f.read(4096), re.M) is not None
-        except OSError:
-            return False
+    @staticmethod
+    def _medians(variants: dict[str, list[str]], rounds: int,
+                 run: Callable[[str, list[str]], float]) -> dict[str, tuple[float, int]]:
+        """(median, n) per variant: the distinct commands alternated A B … B A, `rounds` times.
+
+        Variants naming the same command (the codename under test may be pip's wrapper or the
+        launcher) share one set of runs.
+        """
+        distinct: dict[tuple[str, ...], str] = {}
+        for key, argv in variants.items():
+            distinct.setdefault(tuple(argv), key)
+        order = list(distinct)
+        samples: dict[tuple[str, ...], list[float]] = {argv: [] for argv in order}
+        for i in range(rounds):
+            for command in (order if i % 2 == 0 else order[::-1]):
+                samples[command].append(run(distinct[command], list(command)))
+        return {key: (median(samples[tuple(argv)]), len(samples[tuple(argv)]))
+                for key, argv in variants.items()}
 
     def bench_init(self) -> None:
         log("1. codename init bash, as an rc file runs it, against python -c pass …")
@@ -478,11 +574,13 @@ class Bench:
         variants = {
             "bare": [self.interp, "-c", "pass"],
             "init": [self.codename, "init", "bash"],
-            "light": [self.light_launcher(), "init", "bash"],
         }
-        if self.args.launchers:
-            variants["exit"] = [self.light_launcher("exit"), "init", "bash"]
-            variants["nosite"] = [self.light_launcher("nosite"), "init", "bash"]
+        if self.pip_wrapper and self.launcher:
+            variants["pip"] = [self.pip_wrapper, "init", "bash"]
+            variants["launcher"] = [self.launcher, "init", "bash"]
+        nosite = self.nosite_launcher() if self.args.launchers else None
+        if nosite:
+            variants["nosite"] = [nosite, "init", "bash"]
         # Is a claim really made? Ask `who` from inside the shell that ran init.
         check = self.shell_timed(world, variants["init"], {"BENCH_WHO": self.codename})
         who, _ = json.JSONDecoder().raw_decode(str(check["rest"]).strip() or "[]")
@@ -495,38 +593,39 @@ class Bench:
         for _ in range(2):  # warm the page cache and config.cache, untimed
             for argv in variants.values():
                 self.shell_timed(world, argv)
-        samples: dict[str, list[dict[str, object]]] = {k: [] for k in variants}
-        names = list(variants)
+
+        def run(key: str, argv: list[str]) -> float:
+            s = self.shell_timed(world, argv)
+            if key != "bare" and not s["hook_len"]:
+                raise BenchError(f"init printed no hook (stderr: {s['err']!r})")
+            if s["err"]:
+                self.warn(f"{key}: stderr: {str(s['err']).strip()}")
+            return float(s["ms"])  # type: ignore[arg-type]
+
         rounds = max(self.pairs, 20) * 2  # cheap: twice the pairs
-        for i in range(rounds):
-            for key in (names if i % 2 == 0 else names[::-1]):
-                s = self.shell_timed(world, variants[key])
-                if key != "bare" and not s["hook_len"]:
-                    raise BenchError(f"init printed no hook (stderr: {s['err']!r})")
-                if s["err"]:
-                    self.warn(f"{key}: stderr: {str(s['err']).strip()}")
-                samples[key].append(s)
-        ms = {k: median([float(s["ms"]) for s in v]) for k, v in samples.items()}  # type: ignore[arg-type]
+        got = self._medians(variants, rounds, run)
+        ms = {k: v[0] for k, v in got.items()}
         self.bare_ms = ms["bare"]
         self.rows.append(compare("1", "`codename init bash` on a pty, run by bash as `$(…)`",
-                                 "python -c pass", ms["bare"], "init", ms["init"], rounds,
-                                 limit=TARGET_INIT,
+                                 "python -c pass", ms["bare"], "init", ms["init"],
+                                 got["init"][1], limit=TARGET_INIT,
                                  target=f"<= {TARGET_INIT}x (aim {AIM_INIT}x)"))
-        imports_re = "imports `re`" if self.installed_imports_re() else "no `import re`"
-        self.rows.append(compare("1b", f"the same init: the installed launcher ({imports_re}) "
-                                       "against a 3-line one",
-                                 "installed", ms["init"], "minimal", ms["light"], rounds))
-        self.rows.append(compare("1c", "init through that minimal launcher against "
-                                       "`python -c pass`",
-                                 "python -c pass", ms["bare"], "minimal", ms["light"], rounds))
-        if self.args.launchers:
-            self.rows.append(compare("1d", "what-if: the minimal launcher leaving with "
-                                           "os._exit (no interpreter teardown)",
-                                     "python -c pass", ms["bare"], "_exit", ms["exit"], rounds))
-            self.rows.append(compare("1e", "what-if: that, run with `python -S` and the package "
-                                           "dir on sys.path",
-                                     "python -c pass", ms["bare"], "-S _exit", ms["nosite"],
-                                     rounds))
+        if "pip" in ms:
+            self.rows.append(compare("1b", "the same init: pip's console-script wrapper "
+                                           "(imports `re`) against codename's launcher",
+                                     "launcher", ms["launcher"], "pip wrapper", ms["pip"],
+                                     got["pip"][1]))
+        else:
+            self.rows.append(Row("1b", "pip's console-script wrapper against codename's "
+                                       "launcher: skipped, no pip wrapper next to "
+                                       f"{self.interp}" + ("" if self.launcher else
+                                                           " or no launcher"), "—", "—"))
+        if "nosite" in ms:
+            self.rows.append(compare("1c", "what-if: codename's launcher run with `python -S` "
+                                           "(the package dir put on sys.path by the launcher) "
+                                           "against `python -c pass`",
+                                     "python -c pass", ms["bare"], "-S launcher", ms["nosite"],
+                                     got["nosite"][1]))
         self.bench_memory(world, variants)
 
     def bench_memory(self, world: World, variants: dict[str, list[str]]) -> None:
@@ -536,33 +635,48 @@ class Bench:
         fork and exec), so a child of this benchmark would report at least our own size.
         The command is therefore started by a minimal reporter (`python -I -S`, smaller than
         either side) from the shell, which waits for it with wait4 and prints its ru_maxrss.
+        The reporter runs under a name starting with "codename" (a symlink to the
+        interpreter): init takes such a process for a launcher that ran it without `exec`
+        and looks past it for its shell, where a plain `python -c` parent would make it
+        decline (a shell running a command) and print no hook.
         """
         log("6. peak memory of init against the bare interpreter …")
-        reporter = [self.interp, "-I", "-S", "-c", REPORTER]
-        sides = {"bare": variants["bare"], "init": variants["init"], "light": variants["light"],
-                 "floor": [shutil.which("true") or "/bin/true"]}
-        rss: dict[str, list[float]] = {k: [] for k in sides}
-        keys = list(sides)
-        for i in range(max(self.pairs, 20)):
-            for key in (keys if i % 2 == 0 else keys[::-1]):
-                s = self.shell_timed(world, reporter + sides[key])
-                m = re.search(r"^RSS (\d+)$", str(s["err"]), re.M)
-                if m is None:
-                    raise BenchError(f"the memory reporter said nothing: {s['err']!r}")
-                if key in ("init", "light") and not s["hook_len"]:
-                    raise BenchError("init under the memory reporter printed no hook")
-                rss[key].append(int(m.group(1)) / 1024)
-        mb = {k: median(v) for k, v in rss.items()}
+        d = os.path.join(self.tmp, "reporter")
+        os.makedirs(d, exist_ok=True)
+        python = os.path.join(d, "codename-rss")
+        if not os.path.lexists(python):
+            os.symlink(os.path.realpath(self.interp), python)
+        reporter = [python, "-I", "-S", "-c", REPORTER]
+        sides = {"bare": variants["bare"], "init": variants["init"]}
+        if "pip" in variants:
+            sides["pip"] = variants["pip"]
+        sides["floor"] = [shutil.which("true") or "/bin/true"]
+
+        def run(key: str, argv: list[str]) -> float:
+            s = self.shell_timed(world, reporter + argv)
+            m = re.search(r"^RSS (\d+)$", str(s["err"]), re.M)
+            if m is None:
+                raise BenchError(f"the memory reporter said nothing: {s['err']!r}")
+            if key not in ("bare", "floor") and not s["hook_len"]:
+                raise BenchError("init under the memory reporter printed no hook")
+            return int(m.group(1)) / 1024
+
+        got = self._medians(sides, max(self.pairs, 20), run)
+        mb = {k: v[0] for k, v in got.items()}
         self.notes.append(f"(6) the reporter's own floor (it starting /bin/true) is "
                           f"{mb['floor']:.1f} MB, below both sides, so neither is clipped.")
         self.rows.append(compare("6", "peak RSS (ru_maxrss, wait4) of init against "
                                       "`python -c pass`",
                                  "python -c pass", mb["bare"], "init", mb["init"],
-                                 len(rss["bare"]), limit=TARGET_MEMORY, unit="MB"))
-        self.rows.append(compare("6b", "peak RSS of init through the minimal launcher against "
-                                       "`python -c pass`",
-                                 "python -c pass", mb["bare"], "minimal", mb["light"],
-                                 len(rss["bare"]), unit="MB"))
+                                 got["init"][1], limit=TARGET_MEMORY, unit="MB"))
+        if "pip" in mb:
+            self.rows.append(compare("6b", "peak RSS of init through pip's console-script "
+                                           "wrapper (imports `re`) against `python -c pass`",
+                                     "python -c pass", mb["bare"], "pip wrapper", mb["pip"],
+                                     got["pip"][1], unit="MB"))
+        else:
+            self.rows.append(Row("6b", "peak RSS of init through pip's wrapper: skipped, no "
+                                       f"pip wrapper next to {self.interp}", "—", "—"))
 
     # - 2: interactive shells -------------------------------------------------------------------
 
@@ -1091,7 +1205,9 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--codename", help="the codename to measure (default: next to this Python)")
+    ap.add_argument("--codename", metavar="PATH",
+                    help="the codename to measure (default: codename's launcher, written for "
+                         "the Python of the codename next to this one)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: a few pairs only")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument("--markdown-file", metavar="PATH",
@@ -1103,7 +1219,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--importtime", action="store_true",
                     help="also print where init spends its imports (python -X importtime)")
     ap.add_argument("--launchers", action="store_true",
-                    help="also time what-if launchers (os._exit, python -S) for init")
+                    help="also time a what-if launcher for init: codename's run with "
+                         "python -S (row 1c)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
     if not sys.platform.startswith("linux"):
@@ -1117,6 +1234,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         bench = Bench(args)
+        bench.setup()
         log(f"measuring {bench.codename} (interpreter {bench.interp}) in {bench.tmp}")
         for part in parts:
             if part in only:
