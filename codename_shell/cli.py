@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     class Parser(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # type: ignore[override]
-            self.print_usage(sys.stderr)
-            print(f"codename: {message}", file=sys.stderr)
+            # One line, like every other error; the usage is one --help away.
+            print(f"codename: {message} (see `{self.prog} --help`)", file=sys.stderr)
             raise SystemExit(2)
 
     p = Parser(prog="codename", description="A distinct human code name for every terminal.")

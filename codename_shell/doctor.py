@@ -89,13 +89,14 @@ def _check_sources(out: Report, settings: config.Settings) -> None:
     for source in allocator.sources:
         rows = [h for h in survey.holders if source.label in h.sources]
         live = [h for h in rows if h in survey.live]
-        detail = f"{source.describe()}: {len(rows)} rows, {len(live)} live"
-        if source.problems:
-            for problem in source.problems:
-                out.bad(source.label, problem, "`codename reap` clears unreadable rows of "
-                        "presence and ledger; fix a roster at its launcher")
-        else:
-            out.ok(source.label, detail)
+        label = source.label.split(":", 1)[0]  # a roster's path is in its detail
+        detail = f"{source.describe()}: {_count(len(rows), 'row')}, {len(live)} live"
+        todo = ("fix that line where the roster's launcher writes it" if not source.writable
+                else "`codename reap` removes unreadable rows")
+        for problem in source.problems:
+            out.bad(label, problem, todo)
+        if not source.problems:
+            out.ok(label, detail)
     _check_ghosts(out, survey)
     _check_unknown(out, survey, settings.ttl)
     _check_duplicates(out, survey)
@@ -137,3 +138,7 @@ def _check_duplicates(out: Report, survey: Survey) -> None:
 
 def _describe(h: Holder) -> str:
     return f"pid {h.pid} ({h.kind}, {', '.join(h.sources)})"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
