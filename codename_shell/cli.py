@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:  # the last line of defence: one line, the traceback to a file
-        from codename_shell.hook import _log_exception
+        from codename_shell.errors import log_exception
 
         print(f"codename: internal error ({type(e).__name__}: {e}); details in "
-              f"{_log_exception()}", file=sys.stderr)
+              f"{log_exception()}", file=sys.stderr)
         return 1
 
 

@@ -25,3 +25,23 @@ class LockTimeout(CodenameError):
 
 class ConfigError(CodenameError):
     """config.toml (or a cast in it) cannot be used as written."""
+
+
+def log_exception() -> str:
+    """Append the current traceback to errors.log in the state dir; return where it went.
+
+    Tracebacks never reach a terminal (a shell start least of all); this is where they go.
+    """
+    import os
+    import traceback
+
+    from codename_shell import paths
+
+    try:
+        state = paths.ensure_private_dir(paths.state_dir())
+        path = os.path.join(state, "errors.log")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(traceback.format_exc())
+    except (OSError, CodenameError):
+        return "(the state dir is not writable)"
+    return path

@@ -12,7 +12,7 @@ import os
 import sys
 
 from codename_shell import liveness, shells
-from codename_shell.errors import CodenameError
+from codename_shell.errors import CodenameError, log_exception
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def main(args: list[str]) -> int:
         print(f"codename: {e}; this shell has no name", file=sys.stderr)
         return 0
     except Exception as e:  # the shell must start whatever went wrong
-        log = _log_exception()
+        log = log_exception()
         print(f"codename: internal error ({type(e).__name__}: {e}); details in {log}",
               file=sys.stderr)
         return 0
@@ -194,23 +194,24 @@ def hook_code(shell: str) -> str:
     from codename_shell import config
 
     settings = config.load()
-    problems = settings.warnings
-    try:
-        kept = inherited(pid)
-        if kept is not None:
-            name, full, ident = kept
-            return _render(shell, settings, name, full, ident, presence="", owner=False)
-        from codename_shell.allocator import Allocator
+    kept = inherited(pid)
+    if kept is not None:
+        name, full, ident = kept
+        code = _render(shell, settings, name, full, ident, presence="", owner=False)
+        _warn(settings.warnings)
+        return code
+    from codename_shell.allocator import Allocator
+    from codename_shell.sources import PresenceSource
 
-        allocator = Allocator(settings)
-        holder = allocator.claim(pid, kind="terminal")
-        problems = problems + [p for s in allocator.sources if s.label.startswith("roster:")
-                               for p in s.problems]
-        ident = f"{holder.pid}-{holder.start if holder.start is not None else 'x'}"
-        return _render(shell, settings, holder.name, holder.full, ident,
-                       presence=allocator.presence.path_for(holder), owner=True)
-    finally:
-        _warn(problems)
+    allocator = Allocator(settings)
+    # A refusal raised here is the one line the shell shows; warnings wait for success.
+    holder = allocator.claim(pid, kind="terminal")
+    ident = PresenceSource.filename(holder.pid, holder.start)
+    code = _render(shell, settings, holder.name, holder.full, ident,
+                   presence=allocator.presence.path_for(holder), owner=True)
+    _warn(settings.warnings + [p for s in allocator.sources if s.label.startswith("roster:")
+                               for p in s.problems])
+    return code
 
 
 def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
@@ -244,18 +245,3 @@ def _warn(messages: list[str]) -> None:
         if len(messages) > 1:
             more = f" (and {len(messages) - 1} more: run `codename doctor`)"
         print(f"codename: {messages[0]}{more}", file=sys.stderr)
-
-
-def _log_exception() -> str:
-    import traceback
-
-    from codename_shell import paths
-
-    path = os.path.join(paths.state_dir(), "errors.log")
-    try:
-        paths.ensure_private_dir(paths.state_dir())
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(traceback.format_exc())
-    except (OSError, CodenameError):
-        return "(the state dir is not writable)"
-    return path

@@ -394,6 +394,7 @@ def test_a_broken_config_gives_a_working_shell_and_one_warning(
 def test_a_codename_that_cannot_work_still_gives_a_working_shell_and_one_line(
         world: World, terminal: OpenTerminal, shell: str) -> None:
     (world.state / "codename").write_text("a file where the state directory should be")
+    world.write_config('theme = "office\n')  # a warning too: still one line in all
     write_rc(world, shell)
     t = terminal(shell)
 
