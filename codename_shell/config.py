@@ -2,8 +2,9 @@
 
 Parsing TOML costs about as much as starting Python, and this runs at every shell start, so
 the parsed and validated result (built-in casts included) is kept with `marshal` in the state
-dir, keyed by the files' size and mtime. An edit to config.toml changes the key: it takes
-effect at the next new terminal. Config is data, never code: nothing in it is evaluated.
+dir, keyed by config.toml's very bytes (a small file; mtimes are too coarse to tell two quick
+edits apart) and the built-in casts' size and mtime. Any edit to config.toml changes the key:
+it takes effect at the next new terminal. Config is data, never code: nothing in it is evaluated.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_TTL = 600
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 class Settings:
@@ -65,7 +66,8 @@ class Settings:
 def load() -> Settings:
     """The settings in force, from the cache when config.toml and the casts are unchanged."""
     path = paths.config_file()
-    key = _cache_key(path)
+    content = _read_bytes(path)
+    key = _cache_key(path, content)
     cache = os.path.join(paths.state_dir(), "config.cache")
     try:
         with open(cache, "rb") as f:
@@ -74,7 +76,7 @@ def load() -> Settings:
             return Settings(cached["data"])
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         pass
-    data = _parse(path)
+    data = _parse(path, content)
     try:
         paths.ensure_private_dir(paths.state_dir())
         fileio.write_atomic(cache, marshal.dumps({"key": key, "data": data}))
@@ -83,9 +85,21 @@ def load() -> Settings:
     return Settings(data)
 
 
-def _cache_key(path: str) -> tuple[object, ...]:
-    stamps: list[object] = [_CACHE_FORMAT, __version__, path]
-    for p in [path, *casts.builtin_files()]:
+def _read_bytes(path: str) -> bytes | OSError | None:
+    """config.toml's bytes; None when absent; the error when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return e
+
+
+def _cache_key(path: str, content: bytes | OSError | None) -> tuple[object, ...]:
+    stamps: list[object] = [_CACHE_FORMAT, __version__, path,
+                            str(content) if isinstance(content, OSError) else content]
+    for p in casts.builtin_files():
         try:
             st = os.stat(p)
             stamps.append((p, st.st_mtime_ns, st.st_size, st.st_ino))
@@ -94,7 +108,7 @@ def _cache_key(path: str) -> tuple[object, ...]:
     return tuple(stamps)
 
 
-def _parse(path: str) -> dict[str, Any]:
+def _parse(path: str, content: bytes | OSError | None) -> dict[str, Any]:
     builtin, titles, warnings = casts.load_builtin()
     data: dict[str, Any] = {
         "path": path, "theme": None, "schedule": {}, "casts": builtin, "titles": titles,
@@ -102,7 +116,7 @@ def _parse(path: str) -> dict[str, Any]:
         "warnings": warnings,
     }
     try:
-        raw = read_toml(path)
+        raw = _loads(path, content)
     except ConfigError as e:
         warnings.append(str(e))
         return data
@@ -113,13 +127,18 @@ def _parse(path: str) -> dict[str, Any]:
 
 def read_toml(path: str) -> dict[str, Any] | None:
     """config.toml as a dict, None when absent; ConfigError naming file, line and column."""
+    return _loads(path, _read_bytes(path))
+
+
+def _loads(path: str, content: bytes | OSError | None) -> dict[str, Any] | None:
     import tomllib
 
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
-    except FileNotFoundError:
+    if content is None:
         return None
+    try:
+        if isinstance(content, OSError):
+            raise content
+        text = content.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}; using the defaults") from None
     try:

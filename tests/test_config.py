@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import World
@@ -260,3 +262,50 @@ def test_theme_refuses_to_edit_a_config_it_cannot_parse(world: World) -> None:
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert path.read_text() == 'theme = "office\n# precious\n'
+
+
+# --- the parsed-config cache ------------------------------------------------------------------
+
+def cache_file(world: World) -> Path:
+    return world.state / "codename" / "config.cache"
+
+
+def test_an_edit_to_config_takes_effect_at_the_next_start(world: World) -> None:
+    assert world.claim(world.sleeper().pid) == "Michael"  # parses and caches the defaults
+    assert cache_file(world).exists()
+    world.write_config('theme = "parks"\n')
+    assert world.claim(world.sleeper().pid) == "Leslie"
+    world.write_config('theme = "office"\n[themes.crew]\nnames = ["Ada"]\n')
+    assert "crew" in themes(world)
+
+
+def test_a_corrupt_cache_is_rebuilt_not_trusted(world: World) -> None:
+    world.write_config('theme = "parks"\n')
+    assert world.claim(world.sleeper().pid) == "Leslie"
+    cache_file(world).write_bytes(b"\x00garbage, not marshal data\xff")
+    r = world.run("claim", "--pid", str(world.sleeper().pid))
+    assert r.returncode == 0 and r.stdout.strip() == "Ron", r.stderr
+    assert "Traceback" not in r.stderr
+    assert config.load().theme == "parks"  # and the rebuilt cache reads back
+
+
+def test_a_cache_of_another_config_is_ignored(world: World) -> None:
+    world.write_config('theme = "parks"\n')
+    config.load()
+    stale = cache_file(world).read_bytes()
+    world.write_config('theme = "brooklyn"\n')
+    config.load()
+    cache_file(world).write_bytes(stale)  # e.g. restored from a backup
+    assert config.load().theme == "brooklyn"
+
+
+def test_two_quick_edits_of_the_same_size_are_both_seen(world: World) -> None:
+    # mtimes tick coarsely: an edit in place, within the same tick and to the same size,
+    # must still not be served from the cache of the text before it.
+    path = world.write_config('theme = "parks"\n')
+    assert config.load().theme == "parks"
+    stat = path.stat()
+    with open(path, "r+") as f:  # same inode, same size
+        f.write('theme = "lasso"\n')
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    assert config.load().theme == "lasso"
