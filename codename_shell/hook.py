@@ -49,8 +49,8 @@ def interactive_terminal() -> bool:
     return os.isatty(0)
 
 
-def shell_pid() -> int:
-    """The shell that evaluates our output: normally our parent.
+def shell_pid() -> tuple[int, str]:
+    """The shell that evaluates our output (pid and command name): normally our parent.
 
     Two kinds of process can stand in between, and claiming for either would give the name
     to a process that is gone a moment later (a ghost, whose name the next terminal gets too):
@@ -59,16 +59,16 @@ def shell_pid() -> int:
     trap is set or stderr is redirected, zsh when traps or hook functions are defined).
     """
     pid = os.getppid()
+    me = _stat(pid)
     for _ in range(4):
-        me = _stat(pid)
         parent = _stat(me[1]) if me is not None else None
         if me is None or parent is None:
             break
         if me[0].startswith("codename") or _forked_copy(pid, me, me[1], parent):
-            pid = me[1]
+            pid, me = me[1], parent
             continue
         break
-    return pid
+    return pid, me[0] if me is not None else ""
 
 
 def _forked_copy(pid: int, me: tuple[str, int, int], ppid: int,
@@ -113,18 +113,15 @@ _VALUE_OPTIONS = {
 }
 
 
-def _runs_commands(pid: int, shell: str) -> bool:
+def _runs_commands(pid: int, comm: str, shell: str) -> bool:
     """`bash -c …`, `bash script.sh`, `fish -c …`: a shell that runs commands and leaves."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
+    raw = _cmdline(pid)
+    if raw is None:
         return False
+    argv = raw.split(b"\0")
     if argv and not argv[-1]:
         argv.pop()  # the terminating NUL
     # Read the arguments as the shell that got them would (`codename init zsh` may run in bash).
-    me = _stat(pid)
-    comm = me[0] if me is not None else ""
     return argv_runs_commands(argv[1:], next((s for s in _VALUE_OPTIONS if comm.startswith(s)),
                                              shell))
 
@@ -188,8 +185,8 @@ def inherited(pid: int) -> tuple[str, str, str] | None:
 def hook_code(shell: str) -> str:
     if not interactive_terminal():
         return ""
-    pid = shell_pid()
-    if _runs_commands(pid, shell):
+    pid, comm = shell_pid()
+    if _runs_commands(pid, comm, shell):
         return ""
     from codename_shell import config
 

@@ -13,6 +13,7 @@ import sys
 
 from codename_shell.allocator import Allocator
 from codename_shell.errors import CodenameError
+from codename_shell.sources import PresenceSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def run(argv: list[str], *, name: str | None, settings: Settings) -> int:
         os.waitpid(pid, 0)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         raise
-    ident = f"{holder.pid}-{holder.start if holder.start is not None else 'x'}"
+    ident = PresenceSource.filename(holder.pid, holder.start)
     os.write(ready_w, f"{holder.name}\0{holder.full}\0{ident}".encode())
     os.close(ready_w)
     try:

@@ -42,7 +42,6 @@ class PresenceSource(Source):
         for entry in entries:
             if "." in entry:
                 continue  # temp files mid-rename, and a bash hook's `<pid>-<start>.exit` scratch
-
             holder = self._read(entry)
             if holder is not None:
                 found.append(holder)
