@@ -5,8 +5,10 @@
 #                                (found with shellingham, else $SHELL)
 #   ./install.sh --shell zsh     hook that shell (repeat --shell for more than one)
 #   ./install.sh --all           hook each of bash, zsh and fish installed here
-#   ./install.sh --uninstall     remove the hook blocks and the install; config.toml and
-#                                the state directory stay
+#   ./install.sh --uninstall     remove the hook blocks, the completions and the install;
+#                                config.toml and the state directory stay
+#   ./install.sh --purge         --uninstall, then also remove config.toml and the state
+#                                (after listing them)
 #
 # codename is installed from the checkout this script lives in: with pipx when pipx is on
 # the PATH, else into a private virtual environment under
@@ -14,6 +16,10 @@
 # The hook is one marked block (# >>> codename >>> ... # <<< codename <<<) in ~/.bashrc,
 # ${ZDOTDIR:-~}/.zshrc or ~/.config/fish/conf.d/codename.fish. Running the script twice
 # is the same as running it once. It asks no questions and never reads stdin.
+# Each hooked shell also gets codename's completions (`codename completions SHELL`) where it
+# loads them lazily, at the first TAB after `codename`: bash-completion's user directory,
+# ${XDG_DATA_HOME:-~/.local/share}/zsh/site-functions (put on fpath by the zsh block), and
+# ~/.config/fish/completions.
 #
 # Environment, for packagers and the test suite (the defaults are what users get):
 #   CODENAME_PYTHON          the Python 3.11+ that builds the venv         (python3)
@@ -32,13 +38,14 @@ die() {
     exit 1
 }
 usage() {
-    printf 'usage: %s [--shell bash|zsh|fish]... [--all] [--uninstall]\n' "$0"
+    printf 'usage: %s [--shell bash|zsh|fish]... [--all] [--uninstall | --purge]\n' "$0"
 }
 
 # --- arguments ----------------------------------------------------------------------------
 shells=''
 all=0
 uninstall=0
+purge=0
 while [ $# -gt 0 ]; do
     case $1 in
         --shell)
@@ -60,6 +67,10 @@ while [ $# -gt 0 ]; do
             ;;
         --all) all=1 ;;
         --uninstall) uninstall=1 ;;
+        --purge)
+            uninstall=1
+            purge=1
+            ;;
         -h | --help)
             usage
             exit 0
@@ -79,6 +90,7 @@ venv=$data_dir/venv
 bin_dir=${CODENAME_BIN_DIR:-$HOME/.local/bin}
 python=${CODENAME_PYTHON:-python3}
 config_home=${XDG_CONFIG_HOME:-$HOME/.config}
+data_home=${XDG_DATA_HOME:-$HOME/.local/share}
 
 rc_file() {
     case $1 in
@@ -113,20 +125,123 @@ quote() {
 }
 
 # The hook: the launcher by its absolute path, so that it works before ~/.local/bin is on the
-# PATH (many systems add it only at the next login). fish would answer a missing command
-# with a screenful of error; this says it in one line.
+# PATH (many systems add it only at the next login). Should the launcher go away later (a
+# wiped venv, a moved install), a shell starts with one line saying what to do, never a raw
+# `No such file or directory` or a screenful of fish errors. fish reads conf.d/ for every
+# fish, `fish -c` and scripts too: only an interactive one asks codename for a name.
 hook_line() {
     launcher_word=$(quote "$launcher" "$1")
+    missing="codename: $launcher is missing (run install.sh again)"
     case $1 in
         fish)
-            printf 'if test -x %s\n    %s init fish | source\nelse\n' "$launcher_word" "$launcher_word"
-            printf '    echo %s >&2\nend\n' "$(quote "codename: $launcher is missing (run install.sh again)" fish)"
+            printf 'if status is-interactive\n'
+            printf '    if test -x %s\n        %s init fish | source\n' "$launcher_word" "$launcher_word"
+            printf '    else\n        echo %s >&2\n    end\nend\n' "$(quote "$missing" fish)"
             ;;
         *)
+            if [ "$1" = zsh ]; then
+                zsh_completion_lines
+            fi
+            printf 'if [ -x %s ]; then\n' "$launcher_word"
             # shellcheck disable=SC2016 # the $(...) is for the rc file, not for us
-            printf 'eval "$(%s init %s)"\n' "$launcher_word" "$1"
+            printf '    eval "$(%s init %s)"\n' "$launcher_word" "$1"
+            printf 'else\n    echo %s >&2\nfi\n' "$(quote "$missing" "$1")"
             ;;
     esac
+}
+
+# --- completions --------------------------------------------------------------------------
+# Where each shell loads a command's completions from at its first TAB, and nothing at start.
+completion_file() {
+    case $1 in
+        bash)
+            # bash-completion reads the first directory of this colon-separated list.
+            user_dir=${BASH_COMPLETION_USER_DIR:-$data_home/bash-completion}
+            printf '%s\n' "${user_dir%%:*}/completions/codename"
+            ;;
+        zsh) printf '%s\n' "$data_home/zsh/site-functions/_codename" ;;
+        fish) printf '%s\n' "$config_home/fish/completions/codename.fish" ;;
+    esac
+}
+
+# The zsh block's lines for completion: the directory goes on fpath, so a compinit run later
+# in .zshrc finds _codename; when compinit ran before the block (oh-my-zsh, prezto), the
+# function is registered now. Builtins and one function call: nothing is loaded at start.
+zsh_completion_lines() {
+    zsh_dir=$(quote "$(dirname "$(completion_file zsh)")" zsh)
+    # shellcheck disable=SC2016 # the $-expressions are for the rc file, not for us
+    printf 'fpath=(%s ${fpath:#%s})\n' "$zsh_dir" "$zsh_dir"
+    # shellcheck disable=SC2016
+    printf 'if (( ${+functions[compdef]} )); then\n    autoload -Uz _codename && compdef _codename codename\nfi\n'
+}
+
+# A file install.sh wrote (it says so in its first lines): the only kind it replaces or removes.
+ours() {
+    head -n 3 "$1" 2>/dev/null | grep -q 'generated by `codename completions'
+}
+
+install_completion() {
+    file=$(completion_file "$1")
+    if { [ -e "$file" ] || [ -L "$file" ]; } && ! ours "$file"; then
+        say "left $(pretty "$file") alone (it is not ours): no $1 completions installed"
+        return 0
+    fi
+    mkdir -p "$(dirname "$file")" || die "could not create $(pretty "$(dirname "$file")")"
+    if ! "$launcher" completions "$1" </dev/null >"$file.tmp.$$" || ! mv -f "$file.tmp.$$" "$file"; then
+        rm -f "$file.tmp.$$"
+        die "could not write $(pretty "$file")"
+    fi
+    say "$1 completions: $(pretty "$file")"
+    if [ "$1" = bash ] && ! have_bash_completion; then
+        say "note: TAB completion in bash needs the bash-completion package, which was not found"
+    fi
+}
+
+have_bash_completion() {
+    for candidate in /usr/share/bash-completion/bash_completion /etc/bash_completion \
+        /usr/local/share/bash-completion/bash_completion \
+        /usr/local/etc/profile.d/bash_completion.sh /opt/homebrew/etc/profile.d/bash_completion.sh; do
+        if [ -f "$candidate" ]; then return 0; fi
+    done
+    return 1
+}
+
+# A login bash (what tmux, ssh and macOS Terminal start) reads the first of ~/.bash_profile,
+# ~/.bash_login and ~/.profile, and not ~/.bashrc. That file gets the hook too, for an
+# interactive bash only (~/.profile is also read by sh), unless it reads ~/.bashrc itself
+# (Debian's ~/.profile does): then it runs once, from there. With none of the three, we
+# create ~/.profile: a ~/.bash_profile would hide a ~/.profile made later.
+login_file() {
+    for candidate in .bash_profile .bash_login .profile; do
+        if [ -e "$HOME/$candidate" ] || [ -L "$HOME/$candidate" ]; then
+            printf '%s\n' "$HOME/$candidate"
+            return 0
+        fi
+    done
+    printf '%s\n' "$HOME/.profile"
+}
+
+# Whether FILE reads ~/.bashrc: a line that is not a comment names it, or names ~/.profile
+# and that one does (Fedora's ~/.bash_profile reads ~/.profile, Debian's ~/.profile ~/.bashrc).
+reads_bashrc() {
+    mentions "$1" '\.bashrc' ||
+        { [ "$1" != "$HOME/.profile" ] && mentions "$1" '\.profile' && mentions "$HOME/.profile" '\.bashrc'; }
+}
+
+mentions() {
+    [ -f "$1" ] && grep -v '^[[:space:]]*#' "$1" 2>/dev/null | grep -q "$2"
+}
+
+# The login file's block: bash only (sh reads ~/.profile too), interactive only, and not in a
+# shell that the ~/.bashrc hook named already (its own id, `<pid>-<start>`, begins with $$;
+# a shell variable, so an `exec bash -l` starts afresh).
+login_hook() {
+    # shellcheck disable=SC2016 # the $-expressions are for the login file, not for us
+    printf 'if [ -n "${BASH_VERSION-}" ]; then\n    case $- in\n        *i*)\n'
+    # shellcheck disable=SC2016
+    printf '            if [ -z "${__codename_id-}" ] || [ "${__codename_id%%%%-*}" != "$$" ]; then\n'
+    hook_line bash | sed -e 's/^/                /'
+    printf '            fi\n            ;;\n    esac\nfi\n'
 }
 
 pipx_has_codename() {
@@ -144,33 +259,105 @@ our_launcher() {
 }
 
 # --- uninstall ----------------------------------------------------------------------------
+# The directories --purge removes, as codename itself names them (its paths module, run from
+# this checkout so it works whatever is installed), else the XDG defaults.
+codename_dirs() {
+    PYTHONPATH=$here "$rc_python" -c '
+from codename_shell import paths
+found = [paths.config_dir(), paths.state_dir()]
+try:
+    found.append(paths.runtime_dir())
+except Exception:
+    pass  # no runtime dir we could use: nothing of ours is there
+print("\n".join(found))
+' </dev/null 2>/dev/null ||
+        printf '%s\n' "$config_home/codename" "${XDG_STATE_HOME:-$HOME/.local/state}/codename"
+}
+
+removed=0
+did() {
+    say "$*"
+    removed=$((removed + 1))
+}
+
 if [ "$uninstall" = 1 ]; then
     rc_python=$python
     if [ -x "$venv/bin/python" ]; then
         rc_python=$venv/bin/python
     fi
     command -v "$rc_python" >/dev/null 2>&1 || die "$python not found: set CODENAME_PYTHON"
-    for shell in bash zsh fish; do
-        file=$(rc_file "$shell")
+    purge_dirs=''
+    if [ "$purge" = 1 ]; then
+        purge_dirs=$(codename_dirs) # asked before the install goes
+    fi
+    for file in "$(rc_file bash)" "$(rc_file zsh)" "$(rc_file fish)" "$HOME/.bash_profile" \
+        "$HOME/.bash_login" "$HOME/.profile"; do
         case $(rc_edit remove "$file") in
-            removed) say "removed the hook block from $(pretty "$file")" ;;
-            deleted) say "removed $(pretty "$file") (install.sh had created it)" ;;
+            removed) did "removed the hook block from $(pretty "$file")" ;;
+            deleted) did "removed $(pretty "$file") (install.sh had created it)" ;;
         esac
+    done
+    for shell in bash zsh fish; do
+        file=$(completion_file "$shell")
+        if [ -f "$file" ] && ours "$file"; then
+            rm -f "$file"
+            did "removed the $shell completions $(pretty "$file")"
+            dir=$(dirname "$file")
+            if rmdir "$dir" 2>/dev/null && [ "$shell" != fish ]; then
+                rmdir "$(dirname "$dir")" 2>/dev/null || :
+            fi
+        fi
     done
     if our_launcher "$bin_dir/codename"; then
         rm -f "$bin_dir/codename"
-        say "removed the launcher $(pretty "$bin_dir/codename")"
+        did "removed the launcher $(pretty "$bin_dir/codename")"
     fi
     if [ -d "$venv" ]; then
         rm -rf "$venv"
-        say "removed the virtual environment $(pretty "$venv")"
+        did "removed the virtual environment $(pretty "$venv")"
     fi
     rmdir "$data_dir" 2>/dev/null || :
     if pipx_has_codename; then
         pipx uninstall "$PACKAGE" </dev/null >/dev/null
-        say "removed the pipx install of $PACKAGE"
+        did "removed the pipx install of $PACKAGE"
     fi
-    say "uninstalled; your config and state (names held, the ledger) are left in place"
+    if [ "$purge" = 1 ]; then
+        listed=''
+        while IFS= read -r dir; do
+            case $dir in
+                */codename) ;;
+                *) continue ;; # never anything but codename's own directories
+            esac
+            if [ -e "$dir" ] || [ -L "$dir" ]; then
+                if [ -z "$listed" ]; then
+                    say "--purge: removing your config and state (names held, the ledger):"
+                fi
+                printf '    %s\n' "$(pretty "$dir")"
+                listed="$listed$dir
+"
+            fi
+        done <<EOF
+$purge_dirs
+EOF
+        while IFS= read -r dir; do
+            if [ -n "$dir" ]; then
+                rm -rf "$dir"
+                removed=$((removed + 1))
+            fi
+        done <<EOF
+$listed
+EOF
+        if [ -n "$listed" ]; then
+            say "removed them"
+        fi
+    fi
+    if [ "$removed" = 0 ]; then
+        say "nothing to remove: no hook block, completions, launcher, virtual environment, pipx install$([ "$purge" = 1 ] && printf ', config or state') of codename found"
+    elif [ "$purge" = 1 ]; then
+        say "uninstalled, config and state included"
+    else
+        say "uninstalled; your config and state (names held, the ledger) are left in place (--purge removes them)"
+    fi
     exit 0
 fi
 
@@ -274,17 +461,38 @@ except Exception:
 fi
 
 # --- the hook blocks ----------------------------------------------------------------------
+report() {
+    case $1 in
+        created) say "created $(pretty "$2") with the $3 hook" ;;
+        added) say "added the $3 hook to $(pretty "$2")" ;;
+        updated) say "updated the $3 hook in $(pretty "$2")" ;;
+        unchanged) say "the $3 hook in $(pretty "$2") is already in place" ;;
+        by-hand) say "$(pretty "$2") already runs \`codename init ${3#login }\`; left it as it is" ;;
+    esac
+}
+
 for shell in $shells; do
     file=$(rc_file "$shell")
     result=$(rc_edit add "$file" "$(hook_line "$shell")" "$shell") ||
         die "could not edit $(pretty "$file")"
-    case $result in
-        created) say "created $(pretty "$file") with the $shell hook" ;;
-        added) say "added the $shell hook to $(pretty "$file")" ;;
-        updated) say "updated the $shell hook in $(pretty "$file")" ;;
-        unchanged) say "the $shell hook in $(pretty "$file") is already in place" ;;
-        by-hand) say "$(pretty "$file") already runs \`codename init $shell\`; left it as it is" ;;
-    esac
+    report "$result" "$file" "$shell"
+    install_completion "$shell"
+    if [ "$shell" = zsh ] && [ "$result" = by-hand ]; then
+        say "note: for completions, put $(pretty "$(dirname "$(completion_file zsh)")") on fpath before compinit in $(pretty "$file")"
+    fi
+    if [ "$shell" = bash ]; then
+        file=$(login_file)
+        if reads_bashrc "$file"; then
+            # It runs ~/.bashrc: a block here too would hook a login bash twice.
+            case $(rc_edit remove "$file") in
+                removed | deleted) say "$(pretty "$file") reads ~/.bashrc: took our block out of it" ;;
+            esac
+        else
+            result=$(rc_edit add "$file" "$(login_hook)" bash) ||
+                die "could not edit $(pretty "$file")"
+            report "$result" "$file" "login bash"
+        fi
+    fi
 done
 
 case :${PATH:-}: in

@@ -8,53 +8,108 @@ and a row is only believed after its process has been checked (see `liveness`).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
 
-from codename_shell import casts, liveness, paths
-from codename_shell.errors import CodenameError, LockTimeout
+from codename_shell import casts, fileio, liveness, paths
+from codename_shell.errors import CodenameError, LockTimeout, printable
 from codename_shell.holders import Holder
-from codename_shell.sources import LedgerSource, PresenceSource, RosterSource, Source
+from codename_shell.sources import LedgerSource, PresenceSource, Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codename_shell.config import Settings
+    from codename_shell.fleet import Fleet
+    from codename_shell.sources.roster import RosterSource
 
-LOCK_TIMEOUT = 2.0  # seconds; past this a shell start gives up rather than hang
+LOCK_TIMEOUT = 2.0  # seconds one holder may keep the lock; past this a shell start gives up
+LOCK_LIMIT = 60.0  # seconds of waiting in all, however the queue moves: never a hang
+_POLL = 0.01  # seconds between looks at a busy lock, at most
+_RECORD = 32  # bytes at the start of the lock file: "<pid> <nonce>" of its latest holder
 
 
 class Lock:
-    """An exclusive flock on a dedicated file in the state dir, waited for at most LOCK_TIMEOUT.
+    """An exclusive flock on `lock` in the state dir, waited for while its holders move on.
 
     Every read-decide-write of names happens inside it, so two claims can never both see a
-    name as free. flock is released by the kernel when the process dies: a kill -9 mid-claim
-    cannot wedge the next one.
+    name as free. Whoever takes it writes who it is (pid and a nonce) at the start of the
+    file. A waiter gives up (LockTimeout) only when the same holder has kept it for `timeout`
+    seconds: a stuck process, not a long queue. 200 claims at once pass the lock from holder
+    to holder, each change is progress, and every one of them is granted; `limit` bounds the
+    whole wait all the same (LOCK_LIMIT; a caller that passes `timeout` alone waits at most
+    that long in all). flock is released by the kernel when its process dies, so a
+    kill -9 at any point cannot wedge the next claim, and the record a dead holder leaves is
+    only ever read while someone else holds the lock.
     """
 
-    def __init__(self, state_dir: str, timeout: float | None = None) -> None:
+    def __init__(self, state_dir: str, timeout: float | None = None,
+                 limit: float | None = None) -> None:
         self.path = os.path.join(state_dir, "lock")
         self.timeout = LOCK_TIMEOUT if timeout is None else timeout
+        if limit is None:
+            # A caller that names its own timeout has a deadline of its own (the fleet's
+            # keeper renews leases in time): it waits that long in all, as before.
+            limit = LOCK_LIMIT if timeout is None else timeout
+        self.limit = max(self.timeout, limit)
         self.fd = -1
 
     def __enter__(self) -> Lock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        deadline = time.monotonic() + self.timeout
-        delay = 0.001
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            self._wait(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        self._sign()
+        return self
+
+    def _wait(self, fd: int) -> None:
+        began = changed = time.monotonic()
+        holder = b""
+        delay = 0.0005
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    raise LockTimeout(f"{self.path} stayed locked for {self.timeout:.0f} s; "
-                                      "is a codename process stuck? (`codename doctor`)") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.02)
+                pass
+            now = time.monotonic()
+            seen = _holder_record(fd)
+            if seen != holder:
+                holder, changed = seen, now  # another holder than last time: the queue moves
+            elif now - changed >= self.timeout:
+                raise LockTimeout(f"{printable(self.path)} stayed locked by one process for "
+                                  f"{self.timeout:.0f} s; is a codename process stuck? "
+                                  "(`codename doctor`)")
+            if now - began >= self.limit:
+                raise LockTimeout(f"{printable(self.path)} stayed busy for {self.limit:.0f} s, "
+                                  "passed from claim to claim without reaching this one")
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL)
+
+    def _sign(self) -> None:
+        """Say who holds the lock now, for the waiters to tell progress from a stuck holder."""
+        record = f"{os.getpid()} {time.monotonic_ns()}".encode().ljust(_RECORD - 1) + b"\n"
+        try:
+            os.pwrite(self.fd, record, 0)
+        except OSError:
+            # A full disk, if the file is new (overwriting its first block needs no room).
+            # Waiters then see the previous record stay and may give up after `timeout`.
+            pass
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing the only descriptor releases the flock
+
+
+def _holder_record(fd: int) -> bytes:
+    """The record the lock's latest holder wrote (b"" when there is none or it is unreadable)."""
+    try:
+        return os.pread(fd, _RECORD, 0)
+    except OSError:
+        return b""
 
 
 class Survey:
@@ -67,9 +122,9 @@ class Survey:
         self.live: list[Holder] = []
         self.ghosts: list[Holder] = []
         self._merge()
-        now = time.time()
+        here = liveness.host()
         for h in self.holders:
-            (self.live if liveness.is_live(h, ttl, now) else self.ghosts).append(h)
+            (self.live if liveness.is_live(h, here) else self.ghosts).append(h)
 
     def _merge(self) -> None:
         # Rows from different sources about the same process and name are one holder,
@@ -95,7 +150,8 @@ class Survey:
         return [p for s in self.sources for p in s.problems]
 
     def taken(self) -> dict[str, Holder]:
-        return {h.name: h for h in self.live}
+        """Live holders by folded name (`casts.fold`): `michael` is taken while Michael lives."""
+        return {casts.fold(h.name): h for h in self.live}
 
     def holding(self, me: Holder) -> list[Holder]:
         return [h for h in self.live if h.same_process(me) and h.start is not None]
@@ -104,8 +160,8 @@ class Survey:
         """Names held by more than one live holder: the bug this tool exists to prevent."""
         by_name: dict[str, list[Holder]] = {}
         for h in self.live:
-            by_name.setdefault(h.name, []).append(h)
-        return {name: hs for name, hs in by_name.items() if len(hs) > 1}
+            by_name.setdefault(casts.fold(h.name), []).append(h)
+        return {hs[0].name: hs for hs in by_name.values() if len(hs) > 1}
 
 
 class Allocator:
@@ -118,7 +174,20 @@ class Allocator:
         self.presence = PresenceSource(self.runtime_dir)
         self.ledger = LedgerSource(self.state_dir)
         self.sources: list[Source] = [self.presence, self.ledger]
-        self.sources += [RosterSource(p) for p in settings.rosters]
+        self.rosters: list[RosterSource] = []
+        if settings.rosters:  # its module loads only then (see sources/__init__)
+            from codename_shell.sources import RosterSource
+
+            self.rosters = [RosterSource(p) for p in settings.rosters]
+            self.sources += self.rosters
+        #: With [fleet]: the Redis shared with other hosts, one more source, and where names
+        #: are reserved (see fleet/). Without, no fleet module is even imported.
+        self.fleet: Fleet | None = None
+        if settings.fleet is not None:
+            from codename_shell.fleet import Fleet
+
+            self.fleet = Fleet(settings, self.state_dir, self.runtime_dir)
+            self.sources.append(self.fleet.source)
 
     def _prepare(self) -> None:
         paths.ensure_private_dir(self.state_dir)
@@ -136,22 +205,22 @@ class Allocator:
     def claim(self, pid: int, kind: str = "terminal", name: str | None = None) -> Holder:
         """The name `pid` holds, claiming the first free one (or `name`) if it holds none."""
         me = self._begin(pid, name)
-        with Lock(self.state_dir):
+        with _Recording("the claim"), Lock(self.state_dir):
             survey = self._reaped_survey()
             mine = survey.holding(me)
-            if mine and (name is None or mine[0].name == name):
+            if mine and (name is None or _same_name(mine[0].name, name)):
                 return self._keep(mine[0])
             return self._assign(survey, me, kind, name, replacing=mine)
 
     def rename(self, pid: int, name: str | None = None) -> Holder:
         """Give `pid` another name: `name`, or the next free one of today's cast."""
         me = self._begin(pid, name)
-        with Lock(self.state_dir):
+        with _Recording("the new name"), Lock(self.state_dir):
             survey = self._reaped_survey()
             mine = survey.holding(me)
             if not mine:
                 raise CodenameError(f"pid {pid} holds no name to change")
-            if name == mine[0].name:
+            if name is not None and _same_name(name, mine[0].name):
                 return mine[0]
             return self._assign(survey, me, mine[0].kind, name, replacing=mine,
                                 avoid=mine[0].name)
@@ -161,7 +230,15 @@ class Allocator:
         me = _identify(pid)
         _check_wanted(name)
         self._prepare()
+        self._load_rosters()
         return me
+
+    def _load_rosters(self) -> None:
+        """Read the rosters now, before the lock: other launchers write them without it, so
+        a moment earlier answers as well, and a big roster's parse then delays no other claim.
+        Call it only right before a locked survey, which takes the rows read here."""
+        for roster in self.rosters:
+            roster.load()
 
     def _reaped_survey(self) -> Survey:
         survey = self.survey()
@@ -177,109 +254,198 @@ class Allocator:
                                 "(fix it, or remove it from config.toml)")
         taken = survey.taken()
         for old in replacing:  # a rename: the old name goes back first
-            taken.pop(old.name, None)
+            taken.pop(casts.fold(old.name), None)
         theme, _ = self.settings.theme_in_force()
         blocked = dict(taken)
         if avoid is not None:
-            blocked[avoid] = replacing[0]
-        short, full = self._pick(theme, blocked, name)
-        for old in replacing:
-            self._forget(old, "released")
+            blocked[casts.fold(avoid)] = replacing[0]
+        if self.fleet is not None:  # reserved fleet-wide, in one step on the server
+            short, full = self.fleet.pick(self, me, theme, blocked, name, kind)
+        else:
+            short, full = self._pick(theme, blocked, name)
         holder = Holder(short, full=full, kind=kind, pid=me.pid, start=me.start, boot=me.boot,
-                        host=me.host, ns=me.ns, tty=_tty_name(me.tty_nr), tty_nr=me.tty_nr,
-                        theme=theme)
-        self.presence.record(holder)
-        self.ledger.record(holder)
-        self.ledger.compact_if_needed()
+                        host=me.host, ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr,
+                        theme=theme, machine=me.machine)
+        self._record(holder, released=replacing)
+        self.ledger.compact_if_needed()  # never fails the claim: a full disk defers it
         holder.sources = ["presence", "ledger"]
         return holder
 
     def _pick(self, theme: str, taken: dict[str, Holder], wanted: str | None) -> tuple[str, str]:
         cast = self.settings.cast(theme)
         if wanted is not None:
-            if wanted in taken:
-                h = taken[wanted]
+            if casts.fold(wanted) in taken:
+                h = taken[casts.fold(wanted)]
                 # A roster row may carry no pid: name the source that vouches for it instead.
                 who = f"pid {h.pid}" if h.pid is not None else "an entry without a pid"
-                raise CodenameError(f"{wanted} is held by {who} ({h.kind}, "
+                raise CodenameError(f"{h.name} is held by {who} ({h.kind}, "
                                     f"{', '.join(h.sources)}); pick another name")
-            full = next((f for cast_ in self.settings.casts.values()
-                         for s, f in cast_ if s == wanted), wanted)
-            return wanted, full
+            # `--name michael` gets the cast's own spelling, Michael, with its full name.
+            return next(((s, f) for cast_ in self.settings.casts.values()
+                         for s, f in cast_ if _same_name(s, wanted)), (wanted, wanted))
         for short, full in cast:
-            if short not in taken:
+            if casts.fold(short) not in taken:
                 return short, full
         return casts.overflow_name(cast, set(taken))
 
     def _keep(self, holder: Holder) -> Holder:
         # The same process asking again: same name. Heal the sources that lost its row
         # (a wiped runtime dir takes presence files with it).
-        if "presence" not in holder.sources:
+        if "presence" not in holder.sources and "ledger" not in holder.sources:
+            self._record(holder)  # known to another source only: both rows, or neither
+        elif "presence" not in holder.sources:
             self.presence.record(holder)
-        if "ledger" not in holder.sources:
-            self.ledger.record(holder)
+        elif "ledger" not in holder.sources:
+            self.ledger.append([("claimed", holder)])
+        if self.fleet is not None:
+            self.fleet.kept(holder)  # the keeper that renews its lease runs
         return holder
 
     def release(self, pid: int) -> list[Holder]:
         """Give back every name `pid` holds; an empty list when it held none."""
         self._prepare()
         me = liveness.identify(pid)
-        with Lock(self.state_dir):
+        self._load_rosters()
+        with _Recording("the release"), Lock(self.state_dir):
             survey = self.survey()
             if me is not None:
                 mine = [h for h in survey.holders if h.same_process(me)]
             else:
                 mine = [h for h in survey.holders
-                        if h.pid == pid and h.host == liveness.host()]
+                        if h.pid == pid and liveness.written_here(h)]
             # Only rows codename keeps can be given back: a roster is its launcher's to edit.
             mine = [h for h in mine if {"presence", "ledger"} & set(h.sources)]
-            for h in mine:
-                self._forget(h, "released")
+            self._forget([("released", h) for h in mine])
             return mine
 
-    def reap(self) -> list[Holder]:
-        """Remove ghost rows everywhere codename may write; return them."""
+    def reap(self, host: str | None = None) -> list[Holder]:
+        """Remove ghost rows everywhere codename may write; return them.
+
+        With `host`, also that host's rows that cannot be checked from here: a host that is gone
+        for good never reaps its own, and time alone proves nothing, so a person decides.
+        Rows this host can check are judged by /proc as always, whatever `host` says.
+        """
         self._prepare()
-        with Lock(self.state_dir):
+        self._load_rosters()
+        with _Recording("the reaping"), Lock(self.state_dir):
             survey = self.survey()
             reaped = self._reap(survey)
+            by_hand = [] if host is None else [
+                h for h in survey.live if h.host == host and {"presence", "ledger"} & set(h.sources)
+                and liveness.status(h) == liveness.UNKNOWN]
+            self._forget([("reaped", h) for h in by_hand])
+            reaped += by_hand
             self.presence.remove_unreadable()
+            self.ledger.drop_unreadable()  # what doctor promises: unreadable rows go
             self.ledger.compact_if_needed()
             return reaped
 
     def heartbeat(self, pid: int) -> Holder:
         me = _identify(pid)
         self._prepare()
-        with Lock(self.state_dir):
+        self._load_rosters()
+        with _Recording("the heartbeat"), Lock(self.state_dir):
             mine = self.survey().holding(me)
             if not mine:
-                raise CodenameError(f"pid {pid} holds no name; `codename claim --pid {pid}` first")
+                # A pid is only this pid namespace's: the holder may be another host's.
+                raise CodenameError(f"pid {pid} holds no name on this host; `codename claim "
+                                    f"--pid {pid}` first, or run heartbeat on the holder's own "
+                                    "host (and pid namespace)")
             holder = mine[0]
             holder.beat = int(time.time())
-            self.presence.record(holder)
-            self.ledger.beat(holder)
+            self._record(holder, "heartbeat")
             return holder
 
     # --- helpers, lock held -------------------------------------------------------------
 
     def _reap(self, survey: Survey) -> list[Holder]:
         released = set(self.presence.released)
-        reaped = []
-        for ghost in survey.ghosts:
-            if not any(s in ("presence", "ledger") for s in ghost.sources):
-                continue  # a dead row in someone else's roster: ignored, not ours to edit
-            clean = (ghost.pid, ghost.start) in released
-            self._forget(ghost, "released" if clean else "reaped")
-            reaped.append(ghost)
+        # A dead row in someone else's roster is ignored: not ours to edit.
+        reaped = [g for g in survey.ghosts if {"presence", "ledger"} & set(g.sources)]
+        self._forget([("released" if (g.pid, g.start) in released else "reaped", g)
+                      for g in reaped])
         for pid, start in released:  # emptied presence files whose ledger row is gone already
             self.presence.remove(pid, start)
         return reaped
 
-    def _forget(self, holder: Holder, event: str) -> None:
-        if "presence" in holder.sources:
-            self.presence.forget(holder, event)
-        if "ledger" in holder.sources:
-            self.ledger.forget(holder, event)
+    def _record(self, holder: Holder, event: str = "claimed",
+                released: list[Holder] | None = None) -> None:
+        """Write `holder`'s presence file and its ledger row (`event`: claimed, heartbeat),
+        closing `released`'s rows, all of it or nothing, whatever write fails (a full disk).
+
+        The order makes that so: the presence row goes to a temp file first (readers skip
+        it), then the ledger rows are appended in one write (cut back if short), and only
+        then is the temp file renamed into place; a failed rename cuts the rows back out. So
+        a presence file never appears without its ledger row, nor a row without its file.
+        A rename's old name needs no file removed: the new row replaces it (same process,
+        same file).
+        """
+        released = released or []
+        rows = [("released", old) for old in released if "ledger" in old.sources]
+        tmp = self.presence.stage(holder)
+        try:
+            mark = self.ledger.append([*rows, (event, holder)])
+            try:
+                self.presence.commit(tmp, holder)
+            except BaseException:
+                self.ledger.undo(mark)
+                raise
+        except BaseException:
+            fileio.discard(tmp)
+            raise
+        for old in released:
+            if "presence" in old.sources and \
+                    self.presence.path_for(old) != self.presence.path_for(holder):
+                self.presence.forget(old, "released")
+
+    def _forget(self, rows: list[tuple[str, Holder]]) -> None:
+        """Close each holder's rows with its event (`released`, `reaped`), all or nothing.
+
+        The ledger rows go first, in one write; then the presence files. A presence file that
+        cannot be removed cuts the rows back out, so neither source is left saying more than
+        the other.
+        """
+        closing = [(event, h) for event, h in rows if "ledger" in h.sources]
+        mark = self.ledger.append(closing) if closing else None
+        try:
+            for event, h in rows:
+                if "presence" in h.sources:
+                    self.presence.forget(h, event)
+        except BaseException:
+            if mark is not None:
+                self.ledger.undo(mark)
+            raise
+
+
+class _Recording:
+    """Turns a write that failed under the lock (a full disk) into one line for the user.
+
+    The writes themselves leave nothing half done (see `Allocator._record`); this only says
+    what was not recorded and why, instead of an internal error.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        # Only a file's error: a fleet's socket error (an OSError too) is the fleet's to say.
+        if isinstance(e, OSError) and e.filename:
+            raise _not_recorded(e, self.what) from None
+
+
+def _not_recorded(e: OSError, what: str) -> CodenameError:
+    where = printable(e.filename)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return CodenameError(f"no space left on the disk of {where}: {what} was not recorded; "
+                             "free some space there (`codename doctor` checks)")
+    return CodenameError(f"{where}: {printable(e.strerror)}; {what} was not recorded")
+
+
+def _same_name(a: str, b: str) -> bool:
+    return casts.fold(a) == casts.fold(b)
 
 
 def _check_wanted(name: str | None) -> None:
@@ -294,15 +460,3 @@ def _identify(pid: int) -> Holder:
         raise CodenameError(f"no running process with pid {pid}")
     return me
 
-
-def _tty_name(tty_nr: int | None) -> str:
-    """/proc's tty_nr as a device path: the holder's controlling terminal, shown by `who`."""
-    if not tty_nr:
-        return ""
-    major = (tty_nr >> 8) & 0xFFF
-    minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
-    if 136 <= major <= 143:
-        return f"/dev/pts/{(major - 136) * 256 + minor}"
-    if major == 4 and minor < 64:
-        return f"/dev/tty{minor}"
-    return f"tty {major}:{minor}"

@@ -13,12 +13,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
+    from codename_shell.holders import Holder
+
 
 def _settings() -> config.Settings:
     settings = config.load()
     settings.theme_in_force()  # an unknown theme (schedule, CODENAME_THEME) warns: say it now
     for message in settings.warnings:
-        print(f"codename: {message}", file=sys.stderr)
+        print(f"codename: {report.printable(message)}", file=sys.stderr)
     settings.warnings.clear()
     return settings
 
@@ -32,7 +34,7 @@ def _pid(ns: argparse.Namespace) -> int:
 
 def _warn_sources(allocator: Allocator) -> None:
     for source in allocator.sources:
-        if source.label.startswith("roster:"):
+        if source.label.startswith(("roster:", "fleet")):
             for problem in source.problems:
                 print(f"codename: warning: {problem}", file=sys.stderr)
 
@@ -67,17 +69,36 @@ def rename(ns: argparse.Namespace) -> int:
     return 0
 
 
-def who(ns: argparse.Namespace) -> int:
-    allocator = Allocator(_settings())
+def _live(settings: config.Settings) -> list[Holder]:
+    """The live holders, oldest first, each with what it is doing (`activity`)."""
+    from codename_shell import activity
+
+    allocator = Allocator(settings)
+    if allocator.fleet is not None:
+        allocator.fleet.source.listing = True  # every host's holders, not just this one's
     live = allocator.survey().live
     _warn_sources(allocator)
     live.sort(key=lambda h: (h.since or 0, h.name))
+    activity.gather(live)
+    return live
+
+
+def who(ns: argparse.Namespace) -> int:
+    from codename_shell import activity
+
+    live = _live(_settings())
+    me = activity.caller(live)
+    if ns.host is not None:
+        live = [h for h in live if h.host == ns.host]
     if ns.json:
-        print(report.to_json([report.as_dict(h) for h in live]))
+        print(report.to_json([{**report.as_dict(h), **report.activity_dict(h, h is me)}
+                              for h in live]))
     elif ns.markdown:
         sys.stdout.write(report.markdown(live))
+    elif live:
+        sys.stdout.write(report.table(live, current=me, width=report.terminal_width()))
     else:
-        sys.stdout.write(report.table(live) if live else "no live holders\n")
+        sys.stdout.write("no live holders\n")
     return 0
 
 
@@ -95,6 +116,10 @@ def themes(ns: argparse.Namespace) -> int:
     } for theme, cast in sorted(settings.casts.items())]
     if ns.json:
         print(report.to_json(rows))
+        return 0
+    if ns.names:
+        # One a line, as completion scripts read them; a name is printable (config.py).
+        sys.stdout.write("".join(f"{row['name']}\n" for row in rows))
         return 0
     for row in rows:
         mark = "*" if row["today"] else " "
@@ -125,18 +150,53 @@ def theme(ns: argparse.Namespace) -> int:
 
 
 def reap(ns: argparse.Namespace) -> int:
-    reaped = Allocator(_settings()).reap()
+    from codename_shell import liveness
+
+    if ns.host is not None and not ns.host.strip():
+        raise UsageError("--host needs the name of a host (as `codename doctor` shows it)")
+    reaped = Allocator(_settings()).reap(host=ns.host)
+    # A ghost is dead by /proc's word; a row removed for --host is one nobody here could check.
+    ghosts = [h for h in reaped if liveness.status(h) == liveness.DEAD]
+    show = report.printable  # rows are anyone's writing: nothing reaches the terminal raw
     for h in reaped:
-        print(f"reaped {h.name} (pid {h.pid}, {h.kind}; {', '.join(h.sources)})")
-    if not reaped:
+        if h in ghosts:
+            print(f"reaped {show(h.name)} (pid {h.pid}, {h.kind}; {', '.join(h.sources)})")
+            continue
+        # The same hostname as ours: the pid namespace says which of its sides it was.
+        ns_note = f" {show(h.ns)}" if h.host == liveness.host() and h.ns else ""
+        print(f"removed {show(h.name)} (pid {h.pid} on host {show(h.host)}{ns_note}, {h.kind}; "
+              f"{', '.join(h.sources)})")
+    if not ghosts:
         print("no ghosts")
+    if ns.host is not None and len(ghosts) == len(reaped):
+        print(f"no rows of host {show(ns.host)} that cannot be checked from here")
     return 0
 
 
 def doctor(ns: argparse.Namespace) -> int:
     from codename_shell import doctor as checks
 
-    return checks.run()
+    return checks.run(as_json=ns.json)
+
+
+def help(ns: argparse.Namespace) -> int:
+    from codename_shell import cli
+
+    parser = cli.build_parser()
+    if ns.topic is None:
+        parser.print_help()
+        return 0
+    cli.unknown_command(parser, ns.topic)
+    cli.commands_of(parser)[ns.topic].print_help()
+    return 0
+
+
+def completions(ns: argparse.Namespace) -> int:
+    from codename_shell import cli
+    from codename_shell import completions as scripts
+
+    sys.stdout.write(scripts.script(ns.shell, cli.build_parser()))
+    return 0
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -154,3 +214,85 @@ def heartbeat(ns: argparse.Namespace) -> int:
     holder = Allocator(_settings()).heartbeat(_pid(ns))
     print(f"{holder.name}: heartbeat refreshed")
     return 0
+
+
+def note(ns: argparse.Namespace) -> int:
+    from codename_shell import activity, notes
+
+    words = list(ns.text)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    text = notes.read_text(None if words else _stdin_text(), words)
+    settings = _settings()
+    target = notes.path(settings)
+    allocator = Allocator(settings)
+    live = allocator.survey().live
+    _warn_sources(allocator)
+    me = activity.caller(live)
+    if me is None:
+        raise CodenameError("no name to sign the note with: no process above this one holds a "
+                            "name (run it in a named terminal, or under `codename run`)")
+    try:
+        where = activity.tilde(os.getcwd())
+    except OSError:
+        where = "?"  # a directory deleted under the writer
+    line = notes.line(me, text, where)
+    notes.append(target, line)
+    sys.stdout.write(report.printable(line.rstrip("\n")) + "\n")
+    return 0
+
+
+def _stdin_text() -> str | None:
+    """The note piped in; None when stdin is a terminal (a person would wait for nothing)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    return sys.stdin.buffer.read(NOTE_MAX).decode("utf-8", "replace")
+
+
+NOTE_MAX = 1 << 16  # bytes of a note read from stdin; a note is a line, not a file
+
+
+def roster(ns: argparse.Namespace) -> int:
+    from codename_shell import notes
+
+    settings = _settings()
+    live = _live(settings)
+    body = report.markdown(live, report.ROSTER)
+    if ns.write is None:
+        sys.stdout.write(body)
+        return 0
+    target = os.path.expanduser(ns.write) if ns.write else notes.path(settings)
+    changed = notes.write_roster(target, body)
+    count = f"{len(live)} session{'s' if len(live) != 1 else ''}"
+    print(f"{'wrote' if changed else 'already up to date:'} the roster ({count}) in "
+          f"{report.printable(target)}")
+    return 0
+
+
+def log(ns: argparse.Namespace) -> int:
+    from codename_shell import history, paths
+
+    since = history.parse_since(ns.since) if ns.since is not None else None
+    ledger = history.History(paths.state_dir())
+    events = list(history.select(ledger.events(), ns.name, since))
+    for warning in ledger.warnings[:LOG_WARNINGS]:
+        print(f"codename: warning: {report.printable(warning)}", file=sys.stderr)
+    if len(ledger.warnings) > LOG_WARNINGS:
+        print(f"codename: warning: … and {len(ledger.warnings) - LOG_WARNINGS} more unreadable "
+              "lines skipped", file=sys.stderr)
+    if ns.json:
+        print(report.to_json([e.to_dict() for e in events]))
+    elif not events:
+        print("no events")
+    else:
+        rows = [[report.printable(c) for c in (
+            history.local(e.time), e.event, e.holder.name, e.holder.kind,
+            str(e.holder.pid or "-"), e.holder.host or "-", e.why)] for e in events]
+        sys.stdout.write(report.grid(LOG_COLUMNS, rows, width=report.terminal_width(),
+                                     drop_first=("Host",), drop=("Kind", "PID"),
+                                     shrink={"Reason": 12}))
+    return 0
+
+
+LOG_COLUMNS = ("Time", "Event", "Name", "Kind", "PID", "Host", "Reason")
+LOG_WARNINGS = 5  # unreadable lines named one by one; past that, counted

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_TTL = 600
-_CACHE_FORMAT = 2
+CONFIG_MAX = 1 << 20  # bytes of config.toml read at most; past it, the defaults
+# 3: relative roster paths are resolved beside config.toml; 4: [notes]; 5: [fleet];
+# 6: unknown keys in [themes.*], their entries and [[rosters]] warn
+_CACHE_FORMAT = 6
 
 
 class Settings:
@@ -42,6 +45,16 @@ class Settings:
         self.prompt: bool = data["prompt"]
         self.title: bool = data["title"]
         self.warnings: list[str] = data["warnings"]
+        #: `[notes] path`: the shared notes file (`codename note`, `roster --write`), or None.
+        self.notes: str | None = data.get("notes")
+        #: `[fleet]` as config.toml has it (url, name, lease, password_file), or None.
+        self.fleet_in_file: dict[str, Any] | None = data.get("fleet")
+        #: The fleet in force: `[fleet]` with CODENAME_FLEET_URL's url, which wins (it keeps a
+        #: password out of config.toml); None: names are distinct on this host only.
+        self.fleet = self.fleet_in_file
+        url = os.environ.get("CODENAME_FLEET_URL")
+        if url:
+            self.fleet = {**(self.fleet or _FLEET_DEFAULTS), "url": url}
 
     def theme_in_force(self, today: int | None = None) -> tuple[str, str]:
         """(theme, why): CODENAME_THEME, else `theme`, else today's schedule, else office."""
@@ -66,12 +79,15 @@ class Settings:
 def load() -> Settings:
     """The settings in force, from the cache when config.toml and the casts are unchanged."""
     path = paths.config_file()
-    content = _read_bytes(path)
+    # Checked at every load, before the cache: the refusal is part of the cache key.
+    problem = _trust_problem(path)
+    content = (_Refused(f"{problem}; not reading {path}, using the defaults") if problem
+               else _read_bytes(path))
     key = _cache_key(path, content)
     cache = os.path.join(paths.state_dir(), "config.cache")
     try:
-        with open(cache, "rb") as f:
-            cached = marshal.load(f)
+        # Never a FIFO or a symlink: the cache is read at every shell start.
+        cached = marshal.loads(fileio.read_regular(cache, CONFIG_MAX * 4, nofollow=True))
         if isinstance(cached, dict) and cached.get("key") == key:
             return Settings(cached["data"])
     except (OSError, EOFError, ValueError, TypeError, KeyError):
@@ -85,11 +101,21 @@ def load() -> Settings:
     return Settings(data)
 
 
+class _Refused(PermissionError):
+    """config.toml, or its directory, is not the user's alone: read as if absent."""
+
+
+def _trust_problem(path: str) -> str | None:
+    """Why config.toml must be neither read nor edited: it or its directory is someone else's,
+    or writable by others, who could then choose what codename does. Two stats."""
+    return paths.trust_problem(os.path.dirname(path)) or paths.trust_problem(path)
+
+
 def _read_bytes(path: str) -> bytes | OSError | None:
     """config.toml's bytes; None when absent; the error when it cannot be read."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        # A FIFO or a device here would hang every shell start: regular files only, bounded.
+        return fileio.read_regular(path, CONFIG_MAX)
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -135,6 +161,8 @@ def _loads(path: str, content: bytes | OSError | None) -> dict[str, Any] | None:
 
     if content is None:
         return None
+    if isinstance(content, _Refused):
+        raise ConfigError(str(content))
     try:
         if isinstance(content, OSError):
             raise content
@@ -145,6 +173,8 @@ def _loads(path: str, content: bytes | OSError | None) -> dict[str, Any] | None:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: {e}; using the defaults") from None
+    except RecursionError:  # tomllib recurses once per level of nested inline tables
+        raise ConfigError(f"{path}: nested too deeply to read; using the defaults") from None
 
 
 def _apply(raw: dict[str, Any], data: dict[str, Any], path: str) -> None:
@@ -175,6 +205,10 @@ def _apply(raw: dict[str, Any], data: dict[str, Any], path: str) -> None:
             _apply_themes(value, data, path, bad)
         elif key == "rosters":
             _apply_rosters(value, data, bad)
+        elif key == "notes":
+            _apply_notes(value, data, bad)
+        elif key == "fleet":
+            _apply_fleet(value, data, bad)
         else:
             bad(key, "is not a setting codename knows")
 
@@ -201,11 +235,33 @@ def _apply_themes(value: object, data: dict[str, Any], path: str, bad: Any) -> N
         if not theme.isprintable() or not theme.strip():
             bad(f"themes.{theme!r}", "has an unusable theme name")
             continue
-        cast, problems = casts.validate(table.get("names"), origin=path, theme=theme)
+        _unknown_keys(table, ("names",), f"themes.{theme}", bad)
+        entries = table.get("names")
+        for i, entry in enumerate(entries if isinstance(entries, list) else [], 1):
+            if isinstance(entry, dict):
+                _unknown_keys(entry, ("name", "full"), f"themes.{theme}.names[{i}]", bad)
+        cast, problems = casts.validate(entries, origin=path, theme=theme)
         data["warnings"].extend(problems)
         if cast:
             data["casts"][theme] = cast
             data["user_themes"].append(theme)
+
+
+def _unknown_keys(table: dict[str, Any], known: tuple[str, ...], where: str, bad: Any) -> None:
+    """Warn of each key of `table` codename does not read: a setting put in the wrong table
+    (`prompt = false` appended under [themes.crew]) would otherwise be ignored in silence."""
+    for key in table:
+        if key in known:
+            continue
+        if key in _TOP_LEVEL:
+            # TOML puts every key after a [table] header into that table.
+            bad(f"{where}.{key}", f"is not a setting of [{where.split('[')[0]}]; `{key}` goes "
+                "at the top of the file, before the first [table]")
+        else:
+            bad(f"{where}.{key}", "is not a setting codename knows")
+
+
+_TOP_LEVEL = ("theme", "prompt", "title", "heartbeat_ttl")
 
 
 def _apply_rosters(value: object, data: dict[str, Any], bad: Any) -> None:
@@ -214,10 +270,65 @@ def _apply_rosters(value: object, data: dict[str, Any], bad: Any) -> None:
         return
     for i, entry in enumerate(value, 1):
         roster = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(entry, dict):
+            _unknown_keys(entry, ("path",), f"rosters[{i}]", bad)
         if isinstance(roster, str) and roster.strip():
-            data["rosters"].append(os.path.expanduser(roster))
+            # A relative path means beside config.toml, not wherever the shell happens to be.
+            where = os.path.dirname(data["path"])
+            data["rosters"].append(os.path.join(where, os.path.expanduser(roster)))
         else:
             bad(f"rosters[{i}]", "needs a `path` string")
+
+
+def _apply_notes(value: object, data: dict[str, Any], bad: Any) -> None:
+    if not isinstance(value, dict):
+        bad("notes", "must be a table with a `path`, like [notes] path = \"~/notes/sync.md\"")
+        return
+    for key, entry in value.items():
+        if key != "path":
+            bad(f"notes.{key}", "is not a setting codename knows")
+        elif isinstance(entry, str) and entry.strip() and entry.isprintable():
+            # Relative means beside config.toml, as for rosters.
+            where = os.path.dirname(data["path"])
+            data["notes"] = os.path.join(where, os.path.expanduser(entry))
+        else:
+            bad("notes.path", "must be a file name")
+
+
+_FLEET_DEFAULTS: dict[str, Any] = {"url": "", "name": "codename", "lease": 60, "password_file": ""}
+FLEET_MIN_LEASE = 3  # seconds; a keeper renews every lease/3 and keeps time in hand
+
+
+def _apply_fleet(value: object, data: dict[str, Any], bad: Any) -> None:
+    """`[fleet]`. A value that is wrong is ignored with a warning that never quotes it (a url
+    may hold a password); a fleet without a usable url still counts as a fleet, one that
+    cannot be reached: names are then host-qualified, never possibly shared."""
+    if not isinstance(value, dict):
+        bad("fleet", "must be a table: [fleet] with url, name and lease")
+        return
+    fleet = dict(_FLEET_DEFAULTS)
+    for key, entry in value.items():
+        if key == "url" and isinstance(entry, str) and entry.strip():
+            fleet["url"] = entry.strip()
+        elif key == "name" and isinstance(entry, str) and entry.isprintable() \
+                and entry.strip() == entry and 0 < len(entry) <= 64:
+            fleet["name"] = entry
+        elif key == "lease" and isinstance(entry, int) and not isinstance(entry, bool) \
+                and FLEET_MIN_LEASE <= entry <= 86400:
+            fleet["lease"] = entry
+        elif key == "password_file" and isinstance(entry, str) and entry.strip():
+            # Relative means beside config.toml, as for rosters.
+            fleet["password_file"] = os.path.join(os.path.dirname(data["path"]),
+                                                  os.path.expanduser(entry))
+        elif key in _FLEET_DEFAULTS:
+            what = {"url": "must be a redis://, rediss:// or unix:// url",
+                    "name": "must be a key prefix (printable, no blanks at its ends)",
+                    "lease": f"must be a whole number of seconds, {FLEET_MIN_LEASE} to 86400",
+                    "password_file": "must be a file name"}[key]
+            bad(f"fleet.{key}", what)
+        else:
+            bad(f"fleet.{key}", "is not a setting codename knows")
+    data["fleet"] = fleet
 
 
 # --- editing config.toml ---------------------------------------------------------------------
@@ -227,13 +338,18 @@ def set_theme(theme: str | None) -> str:
     import tomllib
 
     path = paths.config_file()
+    problem = _trust_problem(path)
+    if problem:
+        raise ConfigError(f"refusing to edit {path}: {problem}")
     # Refuse to edit a file we cannot parse: we might destroy what we misread.
-    before = read_toml(path) or {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines(keepends=True)
-    except FileNotFoundError:
-        lines = []
+    content = _read_bytes(path)
+    before = _loads(path, content) or {}
+    # TOML lines end at \n only (splitlines would also cut at U+2028 inside a string).
+    old = content.decode("utf-8") if isinstance(content, bytes) else ""
+    lines = [line + "\n" for line in old.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
     lines, at, comment = _take_top_level_theme(lines)
     if theme is not None:
         import tomli_w
@@ -252,14 +368,24 @@ def set_theme(theme: str | None) -> str:
         expected["theme"] = theme
     try:
         ok = tomllib.loads(text) == expected
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         ok = False
     if not ok:  # the line edit would have changed more than `theme`: touch nothing
         raise ConfigError(f"{path}: its layout is too unusual to edit safely; "
                           f"set `theme` there by hand")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fileio.write_atomic(path, text.encode("utf-8"), keep_mode_of=path)
+    _write_through(path, text.encode("utf-8"))
     return path
+
+
+def _write_through(path: str, data: bytes) -> None:
+    """Replace the file atomically; a symlinked config.toml (a dotfiles repo) stays a link and
+    the file it points to is the one replaced, as rcfile.py does for rc files."""
+    real = os.path.realpath(path)
+    try:
+        paths.make_private_dirs(os.path.dirname(real))
+    except OSError as e:
+        raise ConfigError(f"cannot create {os.path.dirname(real)}: {e.strerror}") from None
+    fileio.write_atomic(real, data, keep_mode_of=real)
 
 
 def _is_table_header(line: str) -> bool:

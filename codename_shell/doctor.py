@@ -1,4 +1,11 @@
-"""`codename doctor`: everything that could make a name wrong, each with what to do about it."""
+"""`codename doctor`: everything that could make a name wrong, each with what to do about it.
+
+It tells problems from housekeeping. FAIL (and exit 1) is for what needs a person: a name held
+twice, an unsafe directory, a source that cannot be read, a broken config, a lock that stays
+busy, a full disk, a fleet out of reach, a hook whose launcher is gone. What codename tidies
+by itself (a shell that exited and gave its name back, a ghost the next claim reaps) and what
+is only worth knowing (no hook yet, a prompt framework without a codename segment) is a note.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +14,71 @@ import sys
 
 from codename_shell import config, liveness, paths
 from codename_shell.errors import CodenameError
+from codename_shell.report import printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codename_shell.allocator import Survey
     from codename_shell.holders import Holder
+    from codename_shell.sources import PresenceSource, Source
 
 
 class Report:
-    def __init__(self) -> None:
-        self.problems = 0
+    """The checks' findings: printed as they come, or gathered for `--json`."""
 
+    def __init__(self, as_json: bool = False) -> None:
+        self.problems = 0
+        self.as_json = as_json
+        self.checks: list[dict[str, str]] = []
+
+    # Details quote files others write (a roster's host, a path): shown printable, one line
+    # each, never an escape sequence for the terminal to act on.
     def ok(self, what: str, detail: str) -> None:
-        print(f"  ok    {what:<13} {detail}")
+        self._add("ok", what, detail)
 
     def note(self, what: str, detail: str) -> None:
-        print(f"  note  {what:<13} {detail}")
+        self._add("note", what, detail)
 
     def bad(self, what: str, detail: str, todo: str) -> None:
         self.problems += 1
-        print(f"  FAIL  {what:<13} {detail}\n{'':<22}what to do: {todo}")
+        self._add("fail", what, detail, todo)
+
+    def _add(self, status: str, what: str, detail: str, todo: str | None = None) -> None:
+        entry = {"status": status, "check": what, "detail": printable(detail)}
+        if todo is not None:
+            entry["todo"] = printable(todo)
+        self.checks.append(entry)
+        if self.as_json:
+            return
+        shown = "FAIL" if status == "fail" else status
+        print(f"  {shown:<5} {what:<13} {entry['detail']}")
+        if todo is not None:
+            print(f"{'':<22}what to do: {entry['todo']}")
 
 
-def run() -> int:
-    out = Report()
-    print("codename doctor")
+def run(as_json: bool = False) -> int:
+    out = Report(as_json)
+    if not as_json:
+        print("codename doctor")
     settings = _check_config(out)
     dirs_ok = _check_dirs(out)
+    _check_disk(out)
     if dirs_ok:
+        _check_lock(out)
         _check_sources(out, settings)
-    if out.problems:
+    _check_hook(out)
+    _check_this_shell(out)
+    _check_prompt_frameworks(out)
+    if as_json:
+        from codename_shell.report import to_json
+
+        print(to_json({"healthy": not out.problems, "problems": out.problems,
+                       "checks": out.checks}))
+    elif out.problems:
         print(f"{out.problems} problem{'s' if out.problems > 1 else ''} found")
-        return 1
-    print("healthy")
-    return 0
+    else:
+        print("healthy")
+    return 1 if out.problems else 0
 
 
 def _check_config(out: Report) -> config.Settings:
@@ -81,45 +119,116 @@ def _check_dirs(out: Report) -> bool:
     return healthy
 
 
+DISK_LOW = 1 << 20  # bytes free below which the disk under a codename dir counts as full
+INODES_LOW = 64  # free inodes, likewise (each presence file and temp file takes one)
+
+
+def _check_disk(out: Report) -> None:
+    """A full (or nearly full) disk under the state or runtime dir: every claim is refused.
+
+    Nothing is recorded half (see `Allocator._record`), but no name is handed out either
+    until there is room, and a shell starts without one.
+    """
+    for label, locate in (("state dir", paths.state_dir), ("runtime dir", paths.runtime_dir)):
+        try:
+            path = locate()
+        except (OSError, CodenameError):
+            continue  # _check_dirs said why
+        where = path
+        while not os.path.exists(where) and os.path.dirname(where) != where:
+            where = os.path.dirname(where)  # not created yet: the disk it will be on
+        try:
+            fs = os.statvfs(where)
+        except OSError as e:
+            out.bad("disk", f"{label} {printable(path)}: cannot check ({printable(e.strerror)})",
+                    "check that the disk is mounted and readable")
+            continue
+        free, inodes = fs.f_bavail * fs.f_frsize, fs.f_favail
+        if free < DISK_LOW or (fs.f_files and inodes < INODES_LOW):
+            out.bad("disk", f"{label} {printable(path)} is on a full disk: {_bytes(free)} and "
+                    f"{inodes} inodes free",
+                    "free some space on that disk (or point XDG_STATE_HOME / XDG_RUNTIME_DIR "
+                    "elsewhere): until then every claim is refused and shells start without "
+                    "a name")
+        else:
+            out.ok("disk", f"{label}: {_bytes(free)} free")
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _check_sources(out: Report, settings: config.Settings) -> None:
     from codename_shell.allocator import Allocator
 
     allocator = Allocator(settings)
+    if allocator.fleet is not None:
+        allocator.fleet.source.listing = True
     survey = allocator.survey()
     for source in allocator.sources:
         rows = [h for h in survey.holders if source.label in h.sources]
         live = [h for h in rows if h in survey.live]
         label = source.label.split(":", 1)[0]  # a roster's path is in its detail
         detail = f"{source.describe()}: {_count(len(rows), 'row')}, {len(live)} live"
-        todo = ("fix that line where the roster's launcher writes it" if not source.writable
-                else "`codename reap` removes unreadable rows")
+        todo = _todo(source)
         for problem in source.problems:
             out.bad(label, problem, todo)
         if not source.problems:
             out.ok(label, detail)
-    _check_ghosts(out, survey)
+    _check_ghosts(out, survey, allocator.presence)
     _check_unknown(out, survey, settings.ttl)
     _check_duplicates(out, survey)
+    if allocator.fleet is not None:
+        from codename_shell.fleet import health
+
+        health.check(out, allocator.fleet, settings, survey.live)
 
 
-def _check_ghosts(out: Report, survey: Survey) -> None:
+def _check_ghosts(out: Report, survey: Survey, presence: PresenceSource) -> None:
+    """Rows of holders that are gone: housekeeping the next claim does, never a problem.
+
+    A shell that exits empties its presence file (no process may run then) and leaves its
+    ledger row open; one killed with -9 leaves both. The next claim closes or reaps them.
+    """
+    released = set(presence.released)
     ours = [g for g in survey.ghosts if {"presence", "ledger"} & set(g.sources)]
     for ghost in ours:
-        out.bad("ghost", f"{ghost.name}: pid {ghost.pid} is gone ({', '.join(ghost.sources)})",
-                "`codename reap` (the next claim reaps it too)")
+        if "presence" not in ghost.sources and (ghost.pid, ghost.start) in released:
+            out.note("exited", f"{ghost.name}: {_pid(ghost)} exited and gave its name back; "
+                     "the next claim closes its ledger row")
+        else:
+            out.note("ghost", f"{ghost.name}: {_pid(ghost)} is gone without giving its name "
+                     f"back ({', '.join(ghost.sources)}); the next claim reaps it "
+                     "(or `codename reap` now)")
     if not ours:
         out.ok("ghosts", "none")
 
 
 def _check_unknown(out: Report, survey: Survey, ttl: int) -> None:
     for h in survey.live:
-        if liveness.status(h) == liveness.UNKNOWN:
-            where = f"host {h.host}" if h.host != liveness.host() else "this host"
-            vouch = ("vouched for by its roster while listed" if all(
-                s.startswith("roster:") for s in h.sources)
-                else f"trusted while its heartbeat is fresh ({ttl} s)")
-            out.note("unverifiable", f"{h.name}: pid {h.pid} on {where} cannot be checked "
-                     f"from here; {vouch}")
+        if liveness.status(h) != liveness.UNKNOWN:
+            continue
+        who = f"{h.name}: " + (f"pid {h.pid}" if h.pid is not None else "an entry")
+        if h.sources == ["fleet"]:
+            continue  # vouched for by its lease: the fleet lines count them per host
+        if all(s.startswith("roster:") for s in h.sources):
+            where = (f"host {h.host}" if h.host and h.host != liveness.host()
+                     else "this host")
+            out.note("unverifiable", f"{who} on {where} cannot be checked from here; vouched "
+                     "for by its roster while listed")
+            continue
+        # Information, not a fault: such a holder is kept until its own host (hostname, boot,
+        # pid namespace) sees it end, since no time without a heartbeat proves it gone here.
+        # (Report.note makes every detail printable.)
+        quiet = liveness.silence(h)
+        heard = "last heartbeat " + (f"{quiet // 60} min" if quiet >= 120 else f"{quiet} s") + (
+            f" ago, quiet for over heartbeat_ttl ({ttl} s)" if quiet >= ttl else " ago")
+        out.note("unverifiable", f"{who} on {liveness.elsewhere(h)} cannot be "
+                 f"checked from here; kept until its own host sees it end ({heard}); if that "
+                 f"host is gone for good: `codename reap --host {h.host}`")
 
 
 def _check_duplicates(out: Report, survey: Survey) -> None:
@@ -130,15 +239,205 @@ def _check_duplicates(out: Report, survey: Survey) -> None:
                 "two launchers handed out the same name; give one of them another name "
                 "(`codename rename --pid PID`, or fix the roster's launcher) so notes stay "
                 "unambiguous")
-        print(f"!!! {name} is held twice: every note that says {name} is now ambiguous",
-              file=sys.stderr)
+        print(printable(f"!!! {name} is held twice: every note that says {name} is now "
+                        "ambiguous"), file=sys.stderr)
     if not duplicates:
         out.ok("duplicates", "none: every live name has one holder")
 
 
 def _describe(h: Holder) -> str:
-    return f"pid {h.pid} ({h.kind}, {', '.join(h.sources)})"
+    return f"{_pid(h)} ({h.kind}, {', '.join(h.sources)})"
+
+
+def _pid(h: Holder) -> str:
+    """`pid 4242`, or what a roster row without a pid is (never `pid None`)."""
+    return f"pid {h.pid}" if h.pid is not None else "an entry without a pid"
+
+
+def _todo(source: Source) -> str:
+    """What to do about a source's problems: its rows' fix, or the file's when unreadable."""
+    if source.label == "fleet":
+        return "check that Redis runs there, and the url and password in [fleet]"
+    if source.blind:
+        if source.writable:
+            return "move it aside: codename reads it only as a regular file of its own"
+        return "make it a regular file (its launcher writes it), or remove it from config.toml"
+    if not source.writable:
+        return "fix that line where the roster's launcher writes it"
+    return "`codename reap` removes unreadable rows and files"
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# --- the lock -------------------------------------------------------------------------------
+
+LOCK_TRY = 1.0  # seconds doctor waits for the lock; a claim holds it for milliseconds
+
+
+def _check_lock(out: Report) -> None:
+    """Take the allocator's lock once, briefly: one that stays busy stalls every claim."""
+    from codename_shell.allocator import Lock
+    from codename_shell.errors import LockTimeout
+
+    state = paths.state_dir()
+    lock = os.path.join(state, "lock")
+    if not os.path.isdir(state):
+        out.ok("lock", f"{lock} (created at the first claim)")
+        return
+    try:
+        with Lock(state, timeout=LOCK_TRY):
+            pass
+    except LockTimeout:
+        out.bad("lock", f"{lock} stayed busy for {LOCK_TRY:.0f} s{_lock_holder(lock)}: every "
+                "claim waits for it, and shells start without a name",
+                f"end the stuck process holding it (`fuser -v {lock}` names it)")
+    except OSError as e:
+        out.bad("lock", f"{lock}: cannot be opened ({e.strerror})",
+                f"remove {lock} if it is not a regular file of yours; the next claim makes it "
+                "anew")
+    else:
+        out.ok("lock", f"{lock}: free")
+
+
+def _lock_holder(lock: str) -> str:
+    """` (pid N)`: who took the lock last, as its holder wrote at the start of the file."""
+    try:
+        with open(lock, "rb") as f:
+            record = f.read(32).split()
+    except OSError:
+        return ""
+    return f" (taken by pid {int(record[0])})" if record and record[0].isdigit() else ""
+
+
+# --- the hook, this shell, the prompt -------------------------------------------------------
+
+def _check_hook(out: Report) -> None:
+    """Which shells' rc files run `codename init`; a hook whose launcher is gone fails."""
+    from codename_shell import rcfile, shells
+
+    where: list[str] = []
+    for shell in shells.SHELLS:
+        for path in rcfile.rc_files(shell):
+            found, launchers = rcfile.hook_in(path, shell)
+            if not found:
+                continue
+            where.append(f"{shell} ({_tilde(path)})")
+            for launcher in launchers:
+                if not os.access(launcher, os.X_OK):
+                    out.bad("hook", f"{_tilde(path)} runs {launcher}, which is not there: "
+                            "shells start without a name",
+                            "run install.sh again (or `install.sh --uninstall` to take the "
+                            "hook out)")
+    if where:
+        out.ok("hook", ", ".join(where))
+    else:
+        out.note("hook", "no rc file runs `codename init`, so new terminals get no name: run "
+                 "./install.sh, or add the line the README gives for your shell")
+
+
+def _check_this_shell(out: Report) -> None:
+    """Whether the shell doctor runs in holds a name ($CODENAME_ID names its presence file)."""
+    ident = os.environ.get("CODENAME_ID", "")
+    if ident:
+        pid, _, start = ident.partition("-")
+        if not (pid.isdigit() and (start.isdigit() or start == "x")):
+            out.note("this shell", f"CODENAME_ID={ident!r} is not an id codename gives")
+            return
+        name = _presence_name(ident)
+        if name:
+            out.ok("this shell", f"hooked: {name} (held by pid {pid})")
+        else:
+            out.note("this shell", f"hooked, but holds no name now (pid {pid} gave it back); "
+                     "a new terminal gets one")
+        return
+    shell = _parent_shell()
+    if shell is None:
+        return  # run by a script or a program, not typed in a shell
+    from codename_shell import rcfile
+
+    kind, parent = shell
+    hooked = any(rcfile.hook_in(path, kind)[0] for path in rcfile.rc_files(kind))
+    why = ("it started before the hook was installed, or did not read its rc file: open a "
+           "new terminal" if hooked else f"no rc file of {kind} runs the hook: run ./install.sh")
+    out.note("this shell", f"{kind} (pid {parent}) is not hooked: {why}")
+
+
+def _presence_name(ident: str) -> str:
+    from codename_shell import fileio
+
+    try:
+        data = fileio.read_regular(os.path.join(paths.runtime_dir(), ident), 1 << 16,
+                                   nofollow=True)
+    except (OSError, CodenameError):
+        return ""
+    return data.decode("utf-8", "replace").split("\n", 1)[0].split("\t", 1)[0].strip()
+
+
+def _parent_shell() -> tuple[str, int] | None:
+    """(bash|zsh|fish, pid) when doctor was typed at an interactive shell's prompt."""
+    from codename_shell import shells
+
+    if not (sys.stdin is not None and sys.stdin.isatty()):
+        return None
+    pid = os.getppid()
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            comm = f.read().strip().lstrip("-")
+    except OSError:
+        return None
+    return (comm, pid) if comm in shells.SHELLS else None
+
+
+def _check_prompt_frameworks(out: Report) -> None:
+    """starship, powerlevel10k or tide drawing the prompt: how to show the name natively."""
+    from codename_shell import rcfile, shells
+
+    home = os.path.expanduser("~")
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    snippet = "the README's snippet (Prompt frameworks)"
+    rcs = [p for shell in shells.SHELLS for p in rcfile.rc_files(shell)]
+    if any("starship init" in _code(p) for p in rcs):
+        toml = os.environ.get("STARSHIP_CONFIG") or os.path.join(config, "starship.toml")
+        if "env_var.CODENAME" in _code(toml):
+            out.ok("starship", f"{_tilde(toml)} shows $CODENAME as a module")
+        else:
+            out.note("starship", "draws your prompt, and codename puts [Name] in front of its "
+                     f"last line; for a starship module instead, add {snippet} "
+                     f"`[env_var.CODENAME]` to {_tilde(toml)}")
+    p10k = os.path.join(os.environ.get("ZDOTDIR") or home, ".p10k.zsh")
+    if os.path.isfile(p10k):
+        if "codename" in _code(p10k):
+            out.ok("powerlevel10k", f"{_tilde(p10k)} places the codename segment")
+        else:
+            out.note("powerlevel10k", "the zsh hook adds a `codename` segment first on the "
+                     "left; to place it yourself, put `codename` in "
+                     f"POWERLEVEL9K_LEFT_PROMPT_ELEMENTS in {_tilde(p10k)} ({snippet})")
+    functions = os.path.join(config, "fish", "functions")
+    try:
+        tide = [f for f in os.listdir(functions) if f.startswith("_tide_")]
+    except OSError:
+        tide = []
+    if tide:
+        if "_tide_item_codename.fish" in tide:
+            out.ok("tide", "the codename item is defined (_tide_item_codename)")
+        else:
+            out.note("tide", f"draws your fish prompt; for a codename item, run {snippet} "
+                     "once (it defines _tide_item_codename)")
+
+
+def _code(path: str) -> str:
+    """A small text file's lines that are not comments ('' when absent or unreadable)."""
+    from codename_shell import fileio
+
+    try:
+        text = fileio.read_regular(path, 1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
+
+
+def _tilde(path: str) -> str:
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if home != "/" and path.startswith(home + "/") else path

@@ -1,4 +1,10 @@
-"""The errors codename raises on purpose; `cli` turns each into one line and an exit code."""
+"""The errors codename raises on purpose; `cli` turns each into one line and an exit code.
+
+The bottom layer: it imports nothing of codename's. (Where a traceback goes is `crashlog`'s.)
+`printable` lives here, beside the messages it mostly serves: a message that quotes a file's
+bytes must not reach a terminal raw, and every module that writes one imports this one anyway
+(the shell start would otherwise load all of `report` for it, ~0.1 ms).
+"""
 
 from __future__ import annotations
 
@@ -27,21 +33,20 @@ class ConfigError(CodenameError):
     """config.toml (or a cast in it) cannot be used as written."""
 
 
-def log_exception() -> str:
-    """Append the current traceback to errors.log in the state dir; return where it went.
+def printable(text: object) -> str:
+    """`text` as it may be shown on a terminal: each character that is not printable (ESC,
+    BEL, newline, C1 controls, U+2028, bidi overrides) written as an escape such as `\\x1b`.
 
-    Tracebacks never reach a terminal (a shell start least of all); this is where they go.
+    The escapes are themselves printable, so applying it twice changes nothing.
     """
-    import os
-    import traceback
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in s)
 
-    from codename_shell import paths
 
-    try:
-        state = paths.ensure_private_dir(paths.state_dir())
-        path = os.path.join(state, "errors.log")
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(traceback.format_exc())
-    except (OSError, CodenameError):
-        return "(the state dir is not writable)"
-    return path
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

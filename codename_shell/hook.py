@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sys
 
-from codename_shell import liveness, shells
-from codename_shell.errors import CodenameError, log_exception
+from codename_shell import liveness, paths, shells
+from codename_shell.errors import CodenameError, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from codename_shell.config import Settings
 
 USAGE = "usage: codename init bash|zsh|fish"
@@ -28,18 +30,69 @@ def main(args: list[str]) -> int:
         return 2
     shell = args[0]
     try:
+        # Before anything is read or created: see paths.home_problem.
+        problem = paths.home_problem()
+        if problem:
+            if interactive_terminal():  # a tool reading the env wants no name and no line
+                print(f"codename: {problem}; this shell has no name", file=sys.stderr)
+            return 0
         code = hook_code(shell)
+        if code:
+            sys.stdout.write(code)
+    except KeyboardInterrupt:
+        return interrupted()
     except CodenameError as e:
-        print(f"codename: {e}; this shell has no name", file=sys.stderr)
+        print(f"codename: {printable(e)}; this shell has no name", file=sys.stderr)
         return 0
     except Exception as e:  # the shell must start whatever went wrong
+        from codename_shell.crashlog import log_exception
+
         log = log_exception()
         print(f"codename: internal error ({type(e).__name__}: {e}); details in {log}",
               file=sys.stderr)
         return 0
-    if code:
-        sys.stdout.write(code)
     return 0
+
+
+def start(args: list[str]) -> NoReturn:
+    """`codename init ARGS` as a starting shell runs it, and out: the interpreter's teardown
+    is time the shell waits for and nobody needs (~0.5 ms), so this leaves with os._exit
+    once the hook is written. Every way codename starts calls this for `init`."""
+    try:
+        code = main(args)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        code = interrupted()
+    except BrokenPipeError:
+        code = 0  # the reader left (`codename init bash | head`): nothing more to say
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)
+
+
+INTERRUPTED = "codename: interrupted; this shell has no name"
+
+
+def interrupted() -> int:
+    """Ctrl-C during a shell start (a person tired of waiting on a busy lock): a shell with no
+    name and one line, never a traceback, however often Ctrl-C is pressed from here on."""
+    ignore_interrupts()
+    # Whatever of the hook is still buffered must not reach the shell: it has no name.
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    except OSError:
+        pass
+    print(INTERRUPTED, file=sys.stderr)
+    return 0
+
+
+def ignore_interrupts() -> None:
+    # _signal, not signal: it is loaded at interpreter start, and `signal` imports enum.
+    import _signal  # type: ignore[import-not-found]  # no stub: the C half of `signal`
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
 def interactive_terminal() -> bool:
@@ -183,8 +236,11 @@ def inherited(pid: int) -> tuple[str, str, str] | None:
 
 
 def hook_code(shell: str) -> str:
+    """The hook for `shell`: with this shell's name filled in when a person's terminal runs it,
+    else the same script naming no one (read, linted or cached; sourced later in a terminal,
+    it asks for that terminal's name itself). A shell running commands gets nothing."""
     if not interactive_terminal():
-        return ""
+        return _static_hook(shell)
     pid, comm = shell_pid()
     if _runs_commands(pid, comm, shell):
         return ""
@@ -194,7 +250,9 @@ def hook_code(shell: str) -> str:
     kept = inherited(pid)
     if kept is not None:
         name, full, ident = kept
-        code = _render(shell, settings, name, full, ident, presence="", owner=False)
+        # A nested shell follows its holder's presence file: the holder's name is its name.
+        code = _render(shell, settings, name, full, ident, presence=_holder_presence(ident),
+                       owner=False)
         _warn(settings.warnings)
         return code
     from codename_shell.allocator import Allocator
@@ -204,11 +262,48 @@ def hook_code(shell: str) -> str:
     # A refusal raised here is the one line the shell shows; warnings wait for success.
     holder = allocator.claim(pid, kind="terminal")
     ident = PresenceSource.filename(holder.pid, holder.start)
-    code = _render(shell, settings, holder.name, holder.full, ident,
-                   presence=allocator.presence.path_for(holder), owner=True)
-    _warn(settings.warnings + [p for s in allocator.sources if s.label.startswith("roster:")
-                               for p in s.problems])
+    presence = allocator.presence.path_for(holder)
+    _make_scratch(f"{presence}.seen")  # fish too: see shell/codename.fish, __codename_unchanged
+    if shell != "fish":  # fish captures output without a file
+        _make_scratch(f"{presence}.exit")
+    code = _render(shell, settings, holder.name, holder.full, ident, presence=presence,
+                   owner=True)
+    _warn(settings.warnings + [p for s in allocator.sources
+                               if s.label.startswith(("roster:", "fleet")) for p in s.problems])
     return code
+
+
+def _static_hook(shell: str) -> str:
+    """The hook with no name in it, for `codename init SHELL` run off a terminal. It claims
+    nothing; config problems are left to `doctor` (this runs in scripts too, quietly)."""
+    from codename_shell import config
+
+    return _render(shell, config.load(), "", "", "", presence="", owner=False)
+
+
+def _holder_presence(ident: str) -> str:
+    """The presence file of the holder `ident` (`<pid>-<start>`), or "" if none can be named."""
+    try:
+        return os.path.join(paths.runtime_dir(), ident)
+    except CodenameError:
+        return ""  # an unsafe runtime dir: keep the inherited name, follow nothing
+
+
+def _make_scratch(path: str) -> None:
+    """Create one of the hook's files beside its presence file, 0600 whatever the umask. The
+    hook only ever writes into them when they exist, so it never makes a file with the
+    umask's mode. `<presence>.exit`: bash passes its EXIT trap through it, zsh the titles it
+    puts the name in. `<presence>.seen`: its mtime says when the shell last read its presence
+    file, so that a prompt reads it only when it changed since."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError:
+        return  # the hook pays a fork (bash), leaves titles alone (zsh), reads at every prompt
+    try:
+        os.fchmod(fd, 0o600)  # one left by an older version may be 0644
+    except OSError:
+        pass
+    os.close(fd)
 
 
 def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
@@ -241,4 +336,5 @@ def _warn(messages: list[str]) -> None:
         more = ""
         if len(messages) > 1:
             more = f" (and {len(messages) - 1} more: run `codename doctor`)"
-        print(f"codename: {messages[0]}{more}", file=sys.stderr)
+        # printable: a config key may hold an ESC
+        print(f"codename: {printable(messages[0])}{more}", file=sys.stderr)

@@ -1,10 +1,19 @@
-"""The `codename` launcher install.sh puts in place of pip's console-script wrapper.
+"""How codename starts: `run()`, the entry point of every way it is started, and the launcher
+script install.sh writes, which starts it faster than pip's console-script wrapper can.
 
-pip's wrapper imports `re` to tidy sys.argv[0], a few milliseconds at every shell start for
-nothing; this one imports only what codename needs, and for `init`, which a starting shell
-waits on, skips interpreter teardown once its output is out. Usage:
+`run()` is what pip's (or pipx's, or uv's) wrapper calls and what `python -m codename_shell`
+calls. For `init`, which a starting shell waits on, it goes to `hook.start` (not to the
+argparse CLI), which leaves with `os._exit` once the hook is out.
 
-    python -m codename_shell.launcher PATH     # write the launcher for this interpreter
+The launcher (`python -m codename_shell.launcher PATH` writes it for the running interpreter)
+does the one thing a wrapper cannot: for `init` it starts Python with `-S`, without `site`, and
+puts codename's own directories, found here when it is written, on sys.path itself. `site`
+reads every `.pth` file of the environment and runs what they say (setuptools'
+`_distutils_hack`, editable installs' hooks) and `sitecustomize`: ~1 ms of a shell start on
+this machine's figures (see bench/README.md). Every other command runs `site` as usual, so a
+command sees the same environment as under pip's wrapper. `-P` keeps the script's own
+directory (~/.local/bin, maybe hundreds of entries) off sys.path: faster, and nothing placed
+there can stand in for a module.
 """
 
 from __future__ import annotations
@@ -12,41 +21,130 @@ from __future__ import annotations
 import os
 import sys
 
+
+def run() -> int:
+    """Run `codename` with sys.argv; `init` never returns (see `hook.start`)."""
+    init = sys.argv[1:2] == ["init"]
+    try:
+        if init:
+            # The process lives a few milliseconds and makes no garbage worth collecting:
+            # the collector's passes while init's modules load cost ~0.2 ms.
+            import gc
+
+            gc.disable()
+            from codename_shell.hook import start
+
+            start(sys.argv[2:])
+        from codename_shell.cli import main
+
+        return main()
+    except KeyboardInterrupt:
+        return interrupted(init)
+
+
+def interrupted(init: bool) -> int:
+    """Ctrl-C while codename loads (`hook` and `cli` handle their own once loaded): no
+    traceback, and a starting shell gets one line and no name. No more Ctrl-C from here: the
+    way out must not be cut short."""
+    import _signal  # type: ignore[import-not-found]  # no stub: the C half of `signal`
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    if init:
+        from codename_shell.hook import interrupted
+
+        return interrupted()
+    return 130
+
+
+# The launcher script after its `#!` line. {path} is a Python list of directories. For `init`
+# it goes to `hook.start` directly: `run` is one module more (~0.1 ms) to say the same.
 BODY = """\
+# codename's launcher, written by `python -m codename_shell.launcher PATH` (see its docstring).
 import sys
 
-from codename_shell.cli import main
+init = sys.argv[1:2] == ["init"]
+try:
+    if init:
+        # Started with -S for a shell start: codename's own directories instead of `site`,
+        # and no garbage collector (see codename_shell/launcher.py).
+        sys.path += {path}
+        import gc
 
-if sys.argv[1:2] == ["init"]:
-    # A shell start waits for this process: skip interpreter teardown once output is out.
-    import os
+        gc.disable()
+        from codename_shell.hook import start
+    else:
+        import site
 
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-sys.exit(main())
+        site.main()
+        from codename_shell.launcher import run
+except KeyboardInterrupt:  # before codename could catch it: no traceback all the same
+    import _signal
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    if not init:
+        sys.exit(130)
+    from codename_shell.hook import interrupted
+
+    sys.exit(interrupted())
+if init:
+    start(sys.argv[2:])
+sys.exit(run())
 """
 
+FLAGS = "-SP"  # no `site` (the script runs it for every command but init), no script dir
 _SHEBANG_MAX = 127  # the kernel's limit on some systems; longer lines are cut
 
 
 def shebang(python: str) -> str:
     """A `#!` line for `python`; through /bin/sh when the path cannot stand in a `#!` line."""
-    if python.isprintable() and " " not in python and len(python) + 2 <= _SHEBANG_MAX:
-        return f"#!{python}\n"
+    if python.isprintable() and " " not in python and len(python) + len(FLAGS) + 3 <= _SHEBANG_MAX:
+        return f"#!{python} {FLAGS}\n"
     # A script that is valid sh and valid Python (as pip's own wrappers do it): sh execs the
     # interpreter on this file; Python reads the first lines as a string and moves on.
     quoted = '"' + "".join("\\" + c if c in '"$`\\' else c for c in python) + '"'
-    return f"#!/bin/sh\n'''exec' {quoted} \"$0\" \"$@\"\n' '''\n"
+    return f"#!/bin/sh\n'''exec' {quoted} {FLAGS} \"$0\" \"$@\"\n' '''\n"
+
+
+def search_path() -> list[str]:
+    """The directories init imports from: the one holding codename_shell (site-packages, or
+    the checkout of an editable install) first, then the site directories this interpreter
+    uses, where a dependency init may need lives (platformdirs, off Linux)."""
+    import site
+
+    found = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    candidates = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        candidates.append(site.getusersitepackages())
+    for directory in candidates:
+        if directory in sys.path and directory not in found:
+            found.append(directory)
+    return found
+
+
+def script(python: str) -> str:
+    return shebang(python) + BODY.format(path=repr(search_path()))
 
 
 def write(path: str, python: str) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(shebang(python) + BODY)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, path)
+    # Private until complete, whatever the umask: a file others could open for writing, even
+    # for a moment, could be changed after it became the `codename` every shell start runs.
+    try:
+        os.unlink(tmp)  # a killed writer's
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(script(python))
+            os.fchmod(f.fileno(), 0o755)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def main(argv: list[str]) -> int:

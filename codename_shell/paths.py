@@ -112,10 +112,90 @@ def _parents_problem(path: str) -> str | None:
     return None
 
 
+def home() -> str:
+    return os.path.expanduser("~")
+
+
+def home_problem() -> str | None:
+    """Why this process must leave HOME alone (it is another user's), or None when it is ours.
+
+    A root shell started with the user's HOME (`sudo -E -s`, `su -m`) would otherwise create
+    root-owned directories in it, and every later shell of the user would be refused them.
+    """
+    where = home()
+    try:
+        owner = os.stat(where).st_uid
+    except OSError as e:
+        return f"HOME ({where}) cannot be checked: {e.strerror}"
+    if owner != os.geteuid():
+        return (f"HOME ({where}) belongs to uid {owner}, not to this uid ({os.geteuid()}): "
+                f"codename creates nothing there")
+    return None
+
+
+def trust_problem(path: str) -> str | None:
+    """Why the file or directory at `path` (links followed) is not this user's alone, or None.
+
+    Someone else's file, or one others may write, could be swapped for content of their
+    choosing: codename reads it as if the user had written it.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"{path} cannot be checked: {e.strerror}"
+    if info.st_uid != os.geteuid():
+        return f"{path} is owned by uid {info.st_uid}, not {os.geteuid()}"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def make_private_dirs(path: str) -> None:
+    """Create `path` and any missing parent, each 0700 whatever the umask.
+
+    Refused (UnsafeDirectory) where a new directory would land in someone else's: another
+    user's HOME, or a directory owned by neither this user nor root. Root creating
+    `~/.local/state` in a user's HOME locks that user out of it.
+    """
+    path = os.path.abspath(path)
+    missing: list[str] = []
+    parent = path
+    while not os.path.lexists(parent):
+        missing.append(parent)
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    if not missing:
+        return
+    owner = os.stat(parent).st_uid if os.path.isdir(parent) else os.geteuid()
+    if owner not in (0, os.geteuid()):
+        raise UnsafeDirectory(f"refusing to create {path}: {parent} belongs to uid {owner}, "
+                              f"not to this uid ({os.geteuid()})")
+    if _under(path, home()):
+        problem = home_problem()
+        if problem:
+            raise UnsafeDirectory(f"refusing to create {path}: {problem}")
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, PRIVATE)
+        except FileExistsError:
+            continue  # made meanwhile by a concurrent start: checked like any existing dir
+        # mkdir's mode passes through the umask, which may take the owner's own bits away.
+        os.chmod(new, PRIVATE)
+
+
+def _under(path: str, top: str) -> bool:
+    top = os.path.abspath(top)
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
 def ensure_private_dir(path: str) -> str:
     """Create `path` (0700) if missing and refuse it unless it is ours alone; return it."""
     try:
-        os.makedirs(path, mode=PRIVATE, exist_ok=True)
+        make_private_dirs(path)
     except FileExistsError:
         pass  # a file or a dangling link in the way: directory_problem says which
     except OSError as e:

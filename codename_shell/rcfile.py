@@ -122,6 +122,65 @@ def remove(path: str) -> str:
     return "removed"
 
 
+def rc_files(shell: str) -> list[str]:
+    """The files that start `shell` (interactive ones) where a hook line may be: install.sh's,
+    and the ones people put it in by hand."""
+    home = os.path.expanduser("~")
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    if shell == "bash":
+        return [os.path.join(home, f) for f in (".bashrc", ".bash_profile", ".bash_login",
+                                                  ".profile")]
+    if shell == "zsh":
+        zdot = os.environ.get("ZDOTDIR") or home
+        return [os.path.join(zdot, f) for f in (".zshrc", ".zprofile", ".zshenv")]
+    fish = os.path.join(config, "fish")
+    return [os.path.join(fish, "conf.d", "codename.fish"), os.path.join(fish, "config.fish")]
+
+
+def hook_in(path: str, shell: str) -> tuple[bool, list[str]]:
+    """Whether `path` runs `codename init SHELL` (install.sh's block or a line by hand), and the
+    words of the block that name the launcher it runs (`[ -x LAUNCHER ]`)."""
+    try:
+        text = read(path)
+    except OSError:
+        return False, []
+    if text is None:
+        return False, []
+    lines = text.splitlines()
+    found = blocks(lines)
+    launchers = []
+    for start, end in found:
+        for line in lines[start:end + 1]:
+            at = line.find(" -x ")
+            if at >= 0 and line[at + 4:].strip():
+                launchers.append(_unquote(line[at + 4:].lstrip(), fish=shell == "fish"))
+    by_hand = any(f"codename init {shell}" in line and not line.lstrip().startswith("#")
+                  for line in lines)
+    return bool(found) or by_hand, launchers
+
+
+def _unquote(words: str, *, fish: bool) -> str:
+    """The first word of `words` as install.sh quoted it: 'text', with '\\'' for a quote
+    inside (POSIX), or \\' and \\\\ (fish)."""
+    if not words.startswith("'"):
+        return words.split()[0]
+    out, i = [], 1
+    while i < len(words):
+        ch = words[i]
+        if words.startswith("'\\''", i):
+            out.append("'")
+            i += 4
+        elif fish and ch == "\\" and i + 1 < len(words) and words[i + 1] in "\\'":
+            out.append(words[i + 1])
+            i += 2
+        elif ch == "'":
+            break
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 4 and argv[0] == "add":
         print(add(argv[1], argv[2], argv[3]))

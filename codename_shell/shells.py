@@ -37,11 +37,36 @@ def script_path(shell: str) -> str:
 def render(shell: str, values: dict[str, str | list[str]]) -> str:
     """The hook script for `shell` with each __CN_KEY__ replaced by its quoted value."""
     with open(script_path(shell), encoding="utf-8") as f:
-        text = f.read()
-    for key, value in values.items():
-        word = quote_words(value, shell) if isinstance(value, list) else quote(value, shell)
-        text = text.replace(f"__CN_{key}__", word)
-    return text
+        template = f.read()
+    words = {key: quote_words(value, shell) if isinstance(value, list) else quote(value, shell)
+             for key, value in values.items()}
+    return substitute(template, words)
+
+
+def substitute(template: str, words: dict[str, str]) -> str:
+    """`template` with every __CN_KEY__ (KEY in A-Z) replaced by words[KEY], in one pass.
+
+    One pass over the template only: a value is never searched for placeholders itself. Replacing
+    the keys one after another would let a value holding `__CN_THEMES__` pull the next value
+    in, unquoted, and a theme named `$(...)` would run at every shell start. (No `re`: this
+    runs at every shell start, and str.split is faster than importing it.)
+    """
+    pieces = template.split(_MARK)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        key, end, rest = piece.partition("__")
+        if end and key.isascii() and key.isalpha() and key.isupper():
+            if key not in words:
+                raise KeyError(f"the hook template uses {_MARK}{key}__ but no value was given")
+            out.append(words[key])
+            out.append(rest)
+        else:  # not a placeholder (the `__CN_*__` in a comment): kept as it is
+            out.append(_MARK)
+            out.append(piece)
+    return "".join(out)
+
+
+_MARK = "__CN_"
 
 
 def assignments(shell: str, values: dict[str, str]) -> str:

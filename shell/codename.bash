@@ -3,6 +3,10 @@
 # Drawing a prompt and leaving the shell start no process: builtins only. Every function
 # ends in an explicit status so `set -e`, `set -u` and `pipefail` in the rc file are harmless,
 # and nothing here runs `return` at the top level (that would return from ~/.bashrc).
+#
+# What the shell shows follows what it holds: at each prompt it reads its presence file (a
+# nested shell reads its holder's) and takes the name from there, so a release or a rename
+# done anywhere reaches this prompt, its $CODENAME and its title at the next redraw.
 # shellcheck shell=bash
 
 __codename_name=__CN_NAME__
@@ -14,47 +18,198 @@ __codename_bin=(__CN_BIN__)
 __codename_themes=(__CN_THEMES__)
 __codename_show_prompt=__CN_PROMPT__
 __codename_show_title=__CN_TITLE__
-# Kept when the rc file is sourced again, so the prefix shown before can still be taken out.
+# Kept when the rc file is sourced again, so what was put in PS1 before can still be taken out.
 __codename_prefix_shown=${__codename_prefix_shown-}
+__codename_title_shown=${__codename_title_shown-}
+__codename_title_printed=${__codename_title_printed-}
+# The presence row last applied; anything else makes the next prompt apply the file again.
+__codename_row=$'\n'
+# Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
+# it). A nested shell has none: it reads its holder's file at every prompt.
+__codename_seen=''
+if [[ $__codename_owner == 1 && -n $__codename_presence ]]; then
+    __codename_seen=$__codename_presence.seen
+fi
 
-# Single quotes on purpose: PS1 refers to $CODENAME and expands it at each prompt, so the
-# name is shown as text (bash does not expand the result again) and a rename shows at once.
+# Single quotes on purpose: PS1 refers to variables and expands them at each prompt, so the
+# name is shown as text (bash does not expand the result again) and a new name shows at once.
 # shellcheck disable=SC2016
 __codename_ps1_colour='\[\e[1;36m\][${CODENAME-}]\[\e[0m\] '
 # shellcheck disable=SC2016
 __codename_ps1_plain='[${CODENAME-}] '
+# shellcheck disable=SC2016
+__codename_ps1_title='${__codename_title_label-}'
+# How a PS1 starts a window title (OSC 0 or 2), in each spelling bash decodes.
+__codename_title_starts=('\e]0;' '\e]2;' '\033]0;' '\033]2;' $'\e]0;' $'\e]2;')
 
 __codename_set_status() { return "${1:-0}"; }
 
-# Puts the prefix in front of PS1 (again, if a PROMPT_COMMAND entry or a later rc line rebuilt
-# PS1) and, at the first prompt, makes sure our EXIT trap survived the rest of the rc files.
-__codename_refresh() {
-    if [[ $__codename_show_prompt == 1 ]]; then
-        local prefix=$__codename_ps1_colour
+# Reads what this shell holds now. An emptied or removed presence file is a release, so the
+# name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
+# holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
+__codename_sync() {
+    local file=$__codename_presence row='' name full
+    if [[ -z $file ]]; then
+        return 0
+    fi
+    if [[ -f $file ]]; then
+        # Before the read, so that a change made after it is never older than this mark.
+        if [[ -n $__codename_seen && -f $__codename_seen ]]; then
+            { : >|"$__codename_seen"; } 2>/dev/null || :
+        fi
+        { IFS= read -r row <"$file"; } 2>/dev/null || :
+    elif [[ ! -d ${file%/*} ]]; then
+        return 0
+    fi
+    if [[ $row == "$__codename_row" ]]; then
+        return 0
+    fi
+    __codename_row=$row
+    # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
+    name=${row%%$'\t'*}
+    if [[ -n $name ]]; then
+        full=$name
+        if [[ $row == *$'\t'full=* ]]; then
+            full=${row#*$'\t'full=}
+            full=${full%%$'\t'*}
+        fi
+        export CODENAME="$name" CODENAME_FULL="$full"
+    else
+        unset CODENAME CODENAME_FULL
+    fi
+    return 0
+}
+
+# Whether the prompt draws the name itself: starship with an `env_var.CODENAME` module (the
+# README's snippet). Its config is read once per shell, with a builtin.
+__codename_native() {
+    if [[ ${STARSHIP_SHELL-} != bash ]] || ! declare -F starship_precmd >/dev/null; then
+        return 1
+    fi
+    if [[ -z ${__codename_starship_native-} ]]; then
+        __codename_starship_native=0
+        local config=${STARSHIP_CONFIG:-$HOME/.config/starship.toml} text=''
+        if [[ -f $config ]]; then
+            { IFS= read -r -d '' text <"$config"; } 2>/dev/null || :
+        fi
+        if [[ $text == *env_var.CODENAME* ]]; then
+            __codename_starship_native=1
+        fi
+    fi
+    if [[ $__codename_starship_native == 1 ]]; then
+        # Its segment reads $CODENAME when starship_precmd runs: be in step before that.
+        if [[ -z ${starship_precmd_user_func-} ]]; then
+            starship_precmd_user_func=__codename_sync
+        fi
+        return 0
+    fi
+    return 1
+}
+
+# PS1 with our prefix at the start of its last line, so a prompt that opens with a blank
+# line or spans two (starship, a `\n` in PS1) shows the name on the line the cursor is on,
+# never alone on a line above. Sets __codename_ps1.
+__codename_place() {
+    local ps1=$1 prefix=$2 head=''
+    if [[ $ps1 == *$'\n'* ]]; then
+        head=${ps1%$'\n'*}$'\n'
+        ps1=${ps1##*$'\n'}
+    fi
+    if [[ $ps1 == *'\n'* ]]; then
+        head+=${ps1%'\n'*}'\n'
+        ps1=${ps1##*'\n'}
+    fi
+    __codename_ps1=$head$prefix$ps1
+}
+
+# Puts the prefix in PS1 (again, if a PROMPT_COMMAND entry or a later rc line rebuilt PS1),
+# or takes it out when the shell holds no name; puts the name in front of any title PS1 sets.
+__codename_decorate() {
+    local prefix='' title='' start ps1=${PS1-} label
+    if [[ -n ${CODENAME-} && $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] &&
+        ! __codename_native; then
+        prefix=$__codename_ps1_colour
         if [[ -n ${NO_COLOR-} ]]; then
             prefix=$__codename_ps1_plain
         fi
         if ! shopt -q promptvars; then
             # PS1 is not expanded: the name goes in as text, backslashes doubled so that
             # bash shows them instead of reading `\w` as the working directory.
-            local label="[${CODENAME-}]"
+            label="[${CODENAME-}]"
             label=${label//\\/\\\\}
             prefix="$label "
             if [[ -z ${NO_COLOR-} ]]; then
                 prefix="\\[\\e[1;36m\\]$label\\[\\e[0m\\] "
             fi
         fi
-        if [[ ${PS1-} != "$prefix"* ]]; then
-            PS1=${PS1-}
-            PS1=${PS1//"$__codename_ps1_colour"/}
-            PS1=${PS1//"$__codename_ps1_plain"/}
-            if [[ -n $__codename_prefix_shown ]]; then
-                PS1=${PS1//"$__codename_prefix_shown"/}
-            fi
-            PS1=$prefix$PS1
-            __codename_prefix_shown=$prefix
+    fi
+    if [[ $__codename_show_title == 1 ]]; then
+        title=$__codename_ps1_title
+        __codename_title_label=${CODENAME:+[$CODENAME] }
+        if ! shopt -q promptvars; then
+            title=${__codename_title_label//\\/\\\\}
         fi
     fi
+    for label in "$__codename_prefix_shown" "$prefix" "$__codename_ps1_colour" \
+        "$__codename_ps1_plain"; do
+        if [[ -n $label ]]; then
+            ps1=${ps1//"$label"/}
+        fi
+    done
+    __codename_title_in_ps1=''
+    for start in "${__codename_title_starts[@]}"; do
+        if [[ $ps1 == *"$start"* ]]; then
+            __codename_title_in_ps1=1
+            for label in "$__codename_title_shown" "$title"; do
+                if [[ -n $label ]]; then
+                    ps1=${ps1//"$start$label"/"$start"}
+                fi
+            done
+            if [[ -n $title ]]; then
+                ps1=${ps1//"$start"/"$start$title"}
+            fi
+        fi
+    done
+    __codename_title_shown=$title
+    __codename_ps1=$ps1
+    if [[ -n $prefix ]]; then
+        __codename_place "$ps1" "$prefix"
+    fi
+    if [[ $__codename_ps1 != "${PS1-}" ]]; then
+        PS1=$__codename_ps1
+    fi
+    __codename_prefix_shown=$prefix
+    return 0
+}
+
+# The window (and tmux pane) title, when PS1 sets none of its own: the name, again at every
+# prompt since any program may have retitled the window; once an empty one when it went.
+__codename_title() {
+    if [[ $__codename_show_title != 1 || -n ${__codename_title_in_ps1-} ]]; then
+        return 0
+    fi
+    if [[ -n ${CODENAME-} || -n $__codename_title_printed ]]; then
+        printf '\033]0;%s\007' "${CODENAME-}"
+        __codename_title_printed=${CODENAME-}
+    fi
+    return 0
+}
+
+# At each prompt: follow the presence file, then the prompt and the title; at the first
+# prompt, also make sure our EXIT trap survived the rest of the rc files.
+__codename_refresh() {
+    __codename_sync
+    # What decides the decoration; while neither it nor PS1 changed, PS1 is as we left it.
+    local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
+    if shopt -q promptvars; then
+        state+='|promptvars'
+    fi
+    if [[ ${PS1-} != "${__codename_ps1_set-}" || $state != "${__codename_state-}" ]]; then
+        __codename_decorate
+        __codename_ps1_set=${PS1-}
+        __codename_state=$state
+    fi
+    __codename_title
     if [[ -z ${__codename_trap_checked-} ]]; then
         __codename_trap_checked=1
         __codename_hook_exit
@@ -66,17 +221,39 @@ __codename_refresh() {
 # first, and it hands $? back unchanged for PS1. The entry is `__codename_prompt && :`: a
 # failure inside an && list neither trips `set -e` (which would close the shell after
 # `false && true`) nor runs the user's ERR trap again.
+#
+# Most draws have nothing to follow: the presence file is older than this shell's last read
+# of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
+# it), and PS1 and what decides the decoration are as __codename_refresh left them. Such a
+# draw costs this one test (three stats, no read, no function call) and the title: ~35 µs
+# less than the long way (bench/README.md, the prompt figures). promptvars off: the long way.
 __codename_prompt() {
     local status=$?
-    __codename_refresh
+    if [[ -z ${FUNCNAME[1]-} && -f $__codename_presence &&
+        $__codename_seen -nt $__codename_presence && ${PS1-} == "${__codename_ps1_set-}" &&
+        "${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|promptvars" == \
+        "${__codename_state-}" ]] && shopt -q promptvars; then
+        if [[ -z ${__codename_title_in_ps1-} ]]; then
+            __codename_title
+        fi
+    elif [[ -n ${FUNCNAME[1]-} ]]; then
+        # Run by another prompt function (starship keeps the PROMPT_COMMAND it found and runs
+        # it before drawing PS1 anew): only follow the name here, and have our own entry run
+        # after theirs from the next prompt on.
+        __codename_sync
+        __codename_hook_prompt
+    else
+        __codename_refresh
+    fi
     return "$status"
 }
 
-# Gives the name back by emptying this shell's presence file: a builtin, no process. Then the
-# user's own EXIT trap runs with the exit status it would have seen without us.
+# Gives the name back by emptying this shell's presence file: a builtin, no process. Only a
+# file that is there: a release removed it, and the exit must not make one (with the umask's
+# mode). Then the user's own EXIT trap runs with the exit status it would have seen without us.
 __codename_exit() {
     local status=$?
-    if [[ $__codename_owner == 1 && $$ == "${__codename_id%%-*}" ]]; then
+    if [[ $__codename_owner == 1 && $$ == "${__codename_id%%-*}" && -f $__codename_presence ]]; then
         { : >|"$__codename_presence"; } 2>/dev/null || :
     fi
     if [[ -n ${__codename_user_exit-} ]]; then
@@ -90,15 +267,15 @@ __codename_exit() {
 __codename_take_trap() { __codename_user_exit=${2-}; }
 
 # Chain onto the user's own EXIT trap (never replace it): ours runs, then theirs. `trap -p`
-# goes through a scratch file beside the presence file (`<pid>-<start>.exit`, which presence
-# readers skip and a release removes) because $(...) would fork; only when that file cannot
-# be written (the runtime dir was wiped) is a fork paid for.
+# goes through a scratch file beside the presence file (`<pid>-<start>.exit`, made 0600 by
+# the claim; presence readers skip it and a release removes it) because $(...) would fork;
+# when that file is not there (released, or the runtime dir was wiped) a fork is paid for.
 __codename_hook_exit() {
     if [[ $__codename_owner != 1 ]]; then
         return 0
     fi
     local current='' scratch="$__codename_presence.exit"
-    if { trap -p EXIT >|"$scratch"; } 2>/dev/null; then
+    if [[ -f $scratch ]] && { trap -p EXIT >|"$scratch"; } 2>/dev/null; then
         IFS= read -r -d '' current <"$scratch" || :
     else
         current=$(trap -p EXIT) || :
@@ -114,50 +291,23 @@ __codename_hook_exit() {
     return 0
 }
 
-__codename_title() {
-    if [[ $__codename_show_title == 1 ]]; then
-        printf '\033]0;%s\007' "${CODENAME-}"
-    fi
-    return 0
-}
-
-# `codename rename` changes this terminal's name in place, so it runs in this shell.
+# `codename rename` and `codename release` act on this terminal's holder (in a nested shell,
+# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once.
 codename() {
-    if [[ ${1-} == rename ]]; then
-        shift
-        local code
-        code=$("${__codename_bin[@]}" rename --pid "${CODENAME_PID:-$$}" --shell bash "$@") || return
-        eval "$code"
-        __codename_title
-    else
-        "${__codename_bin[@]}" "$@"
-    fi
-}
-
-__codename_complete() {
-    local cur=${COMP_WORDS[COMP_CWORD]-} prev=${COMP_WORDS[COMP_CWORD-1]-} word
-    local -a words=()
-    if ((COMP_CWORD == 1)); then
-        words=(init claim release rename who themes theme reap doctor run heartbeat)
-    else
-        case $prev in
-            init) words=(bash zsh fish) ;;
-            theme) words=("${__codename_themes[@]}" --clear) ;;
-            --kind) words=(terminal spare job) ;;
-            who) words=(--json --markdown) ;;
-            themes) words=(--json) ;;
-            claim) words=(--pid --kind --name --json) ;;
-            release | heartbeat) words=(--pid) ;;
-            run) words=(--name --) ;;
-        esac
-    fi
-    COMPREPLY=()
-    for word in ${words[@]+"${words[@]}"}; do
-        if [[ $word == "$cur"* ]]; then
-            COMPREPLY+=("$word")
+    local status=0 arg pid=''
+    if [[ ${1-} == rename || ${1-} == release ]]; then
+        for arg in "$@"; do
+            if [[ $arg == --pid || $arg == --pid=* ]]; then
+                pid=given
+            fi
+        done
+        if [[ -z $pid ]]; then
+            set -- "$1" --pid "${CODENAME_PID:-$$}" "${@:2}"
         fi
-    done
-    return 0
+    fi
+    "${__codename_bin[@]}" "$@" || status=$?
+    __codename_sync
+    return "$status"
 }
 
 # Whether our entry is in PROMPT_COMMAND (either form) or bash-preexec's precmd_functions:
@@ -174,30 +324,64 @@ __codename_hooked() {
     return 1
 }
 
+__codename_hook_prompt() {
+    if __codename_hooked; then
+        return 0
+    fi
+    local newline=$'\n'
+    if declare -p precmd_functions >/dev/null 2>&1; then
+        precmd_functions+=(__codename_refresh) # bash-preexec owns PROMPT_COMMAND and $?
+    elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)) &&
+        [[ -n ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then
+        PROMPT_COMMAND+=('__codename_prompt && :') # the bash 5.1 array form
+    else
+        # shellcheck disable=SC2178 # the string form, where the array form is not in use
+        PROMPT_COMMAND="${PROMPT_COMMAND:+${PROMPT_COMMAND%;}$newline}__codename_prompt && :"
+    fi
+    return 0
+}
+
 __codename_install() {
     export CODENAME="$__codename_name" CODENAME_FULL="$__codename_full"
     export CODENAME_PID="${__codename_id%%-*}" CODENAME_ID="$__codename_id"
-    if ! __codename_hooked; then
-        local newline=$'\n'
-        if declare -p precmd_functions >/dev/null 2>&1; then
-            precmd_functions+=(__codename_refresh) # bash-preexec owns PROMPT_COMMAND and $?
-        elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)) &&
-            [[ -n ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then
-            PROMPT_COMMAND+=('__codename_prompt && :') # the bash 5.1 array form
-        else
-            # shellcheck disable=SC2178 # the string form, where the array form is not in use
-            PROMPT_COMMAND="${PROMPT_COMMAND:+${PROMPT_COMMAND%;}$newline}__codename_prompt && :"
-        fi
-    fi
-    complete -F __codename_complete codename
+    __codename_hook_prompt
     __codename_hook_exit
+    __codename_decorate
     __codename_title
     return 0
 }
 
+# A hook printed off a terminal (`codename init bash > file`, a cache) names no shell, and a
+# cached one may name another: ask codename for this shell's name now, once (one Python
+# process, as with the usual hook line), and run the hook it prints.
+__codename_ask() {
+    local __codename_asking=1 code
+    code=$("${__codename_bin[@]}" init bash) || code=''
+    eval "$code"
+    return 0
+}
+
+# Whether the values above are this shell's: its own claim, or the name of the holder it
+# runs nested in (whose id it inherited).
+__codename_mine() {
+    if [[ -z $__codename_id ]]; then
+        return 1
+    fi
+    if [[ $__codename_owner == 1 ]]; then
+        [[ $$ == "${__codename_id%%-*}" ]]
+    else
+        [[ ${CODENAME_ID-} == "$__codename_id" ]]
+    fi
+}
+
 if [[ $- == *i* ]]; then
-    __codename_install
-elif [[ $__codename_owner == 1 ]]; then
+    if __codename_mine; then
+        __codename_install
+    elif [[ -z ${__codename_asking-} && -t 0 && ${TERM-} != dumb &&
+        -z ${VSCODE_RESOLVING_ENVIRONMENT+set} ]]; then
+        __codename_ask
+    fi
+elif [[ $__codename_owner == 1 && $$ == "${__codename_id%%-*}" && -f $__codename_presence ]]; then
     # Sourced by a shell that is not interactive after all: give the name straight back.
     { : >|"$__codename_presence"; } 2>/dev/null || :
 fi

@@ -1,6 +1,10 @@
 # codename hook for fish, printed by `codename init fish` for `| source` in config.fish.
 # The __CN_*__ words were replaced by values quoted for fish; the rest is fixed text.
 # Drawing a prompt and leaving the shell start no process: builtins and functions only.
+#
+# What the shell shows follows what it holds: before each prompt it reads its presence file
+# (a nested shell reads its holder's) and takes the name from there, so a release or a
+# rename done anywhere reaches this prompt, its $CODENAME and its title at the next redraw.
 
 set -g __codename_name __CN_NAME__
 set -g __codename_full __CN_FULL__
@@ -11,100 +15,203 @@ set -g __codename_bin __CN_BIN__
 set -g __codename_themes __CN_THEMES__
 set -g __codename_show_prompt __CN_PROMPT__
 set -g __codename_show_title __CN_TITLE__
+# The presence row last applied; anything else makes the next prompt apply the file again.
+set -g __codename_row \n
+# Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
+# it). A nested shell has none: it reads its holder's file at every prompt.
+set -g __codename_seen ''
+if test "$__codename_owner" = 1 -a -n "$__codename_presence"
+    set __codename_seen $__codename_presence.seen
+end
 
-if status is-interactive
-    set -gx CODENAME $__codename_name
-    set -gx CODENAME_FULL $__codename_full
-    set -gx CODENAME_PID (string split -m1 -- - $__codename_id)[1]
-    set -gx CODENAME_ID $__codename_id
-
-    # Put our prefix before the user's fish_prompt, and the name before their title. Done
-    # now and again at the first prompt: config.fish runs after conf.d/, and a fish_prompt
-    # it defines would otherwise replace ours. A wrapper is never wrapped again.
-    function __codename_wrap
-        if test "$__codename_show_prompt" = 1; and not string match -q '*__codename_user_prompt*' -- (functions fish_prompt 2>/dev/null)
-            functions -e __codename_user_prompt
-            if functions -q fish_prompt
-                functions -c fish_prompt __codename_user_prompt
-            else
-                function __codename_user_prompt
-                    printf '%s> ' (prompt_pwd)
-                end
+# Reads what this shell holds now. An emptied or removed presence file is a release, so the
+# name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
+# holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
+function __codename_sync
+    set -l file $__codename_presence
+    test -n "$file"; or return 0
+    set -l row ''
+    if test -f "$file"
+        # Before the read, so that a change made after it is never older than this mark.
+        if test -n "$__codename_seen" -a -f "$__codename_seen"
+            true >$__codename_seen 2>/dev/null
+        end
+        read row <$file 2>/dev/null
+    else if not test -d (string replace -r '/[^/]*$' '' -- $file)
+        return 0
+    end
+    test "$row" = "$__codename_row"; and return 0
+    set -g __codename_row $row
+    # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
+    set -l fields (string split \t -- $row)
+    if test -n "$fields[1]"
+        set -l full $fields[1]
+        for field in $fields[2..-1]
+            if string match -q 'full=*' -- $field
+                set full (string sub -s 6 -- $field)
             end
-            # The user's prompt runs first, in a command substitution (no process in fish),
-            # so it still sees the last command's $status and $pipestatus.
-            function fish_prompt --description 'codename: [name] before the prompt'
-                set -l user_prompt (__codename_user_prompt | string collect -N)
+        end
+        set -gx CODENAME $fields[1]
+        set -gx CODENAME_FULL $full
+    else
+        set -e CODENAME
+        set -e CODENAME_FULL
+    end
+    return 0
+end
+
+# Whether the prompt draws the name itself: a tide `codename` item, or starship with an
+# `env_var.CODENAME` module (the README's snippets; starship's config is read once).
+function __codename_native
+    contains codename $tide_left_prompt_items $tide_right_prompt_items; and return 0
+    test "$STARSHIP_SHELL" = fish; or return 1
+    if not set -q __codename_starship_native
+        set -g __codename_starship_native 0
+        set -l config $STARSHIP_CONFIG
+        test -n "$config"; or set config ~/.config/starship.toml
+        set -l text ''
+        if test -f "$config"
+            read -z text <$config 2>/dev/null
+        end
+        string match -q '*env_var.CODENAME*' -- $text; and set -g __codename_starship_native 1
+    end
+    test "$__codename_starship_native" = 1
+end
+
+# Put our prefix in the user's fish_prompt, and the name before their title. Done at the
+# start and again at the first prompt: config.fish runs after conf.d/, and a fish_prompt
+# it defines would otherwise replace ours. A wrapper is never wrapped again.
+function __codename_wrap
+    if test "$__codename_show_prompt" = 1; and not string match -q '*__codename_user_prompt*' -- (functions fish_prompt 2>/dev/null)
+        functions -e __codename_user_prompt
+        if functions -q fish_prompt
+            functions -c fish_prompt __codename_user_prompt
+        else
+            function __codename_user_prompt
+                printf '%s> ' (prompt_pwd)
+            end
+        end
+        # The user's prompt runs first, in a command substitution (no process in fish),
+        # so it still sees the last command's $status and $pipestatus. The prefix goes at
+        # the start of its last line: a prompt that opens with a blank line or spans two
+        # (starship, tide) shows the name on the line the cursor is on, never alone above.
+        function fish_prompt --description 'codename: [name] before the prompt'
+            set -l lines (__codename_user_prompt | string collect -N | string split \n)
+            if test (count $lines) -gt 1
+                printf '%s\n' $lines[1..-2]
+            end
+            if set -q CODENAME[1]; and test -n "$CODENAME" -a "$CODENAME_PROMPT" != 0; and not __codename_native
                 if test -n "$NO_COLOR"
                     printf '[%s] ' "$CODENAME"
                 else
                     printf '%s[%s]%s ' (set_color --bold cyan) "$CODENAME" (set_color normal)
                 end
-                printf '%s' $user_prompt
+            end
+            printf '%s' $lines[-1]
+        end
+    end
+    # fish redraws the title at every prompt: the name goes in front of it there.
+    if test "$__codename_show_title" = 1; and not string match -q '*__codename_user_title*' -- (functions fish_title 2>/dev/null)
+        functions -e __codename_user_title
+        if functions -q fish_title
+            functions -c fish_title __codename_user_title
+        else
+            function __codename_user_title
+                prompt_pwd
             end
         end
-        # fish redraws the title at every prompt: the name goes in front of it there.
-        if test "$__codename_show_title" = 1; and not string match -q '*__codename_user_title*' -- (functions fish_title 2>/dev/null)
-            functions -e __codename_user_title
-            if functions -q fish_title
-                functions -c fish_title __codename_user_title
-            else
-                function __codename_user_title
-                    prompt_pwd
-                end
-            end
-            function fish_title --description 'codename: [name] before the title'
-                set -l user_title (__codename_user_title $argv | string collect)
+        function fish_title --description 'codename: [name] before the title'
+            set -l user_title (__codename_user_title $argv | string collect)
+            if test -n "$CODENAME"
                 printf '[%s] %s' "$CODENAME" "$user_title"
+            else
+                printf '%s' "$user_title"
             end
         end
     end
+end
+
+# Gives the name back by emptying this shell's presence file: a redirection, no process. Only
+# a file that is there: a release removed it, and the exit must not make one.
+function __codename_give_back
+    if test "$__codename_owner" = 1; and test "$fish_pid" = (string split -m1 -- - $__codename_id)[1]; and test -f "$__codename_presence"
+        true >$__codename_presence 2>/dev/null
+    end
+end
+
+# `codename rename` and `codename release` act on this terminal's holder (in a nested shell,
+# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once.
+function codename --description 'codename, following this terminal\'s name'
+    set -l args $argv
+    if contains -- "$argv[1]" rename release; and not string match -q -r -- '^--pid(=|$)' $argv
+        set -l pid $CODENAME_PID
+        test -n "$pid"; or set pid $fish_pid
+        set args $argv[1] --pid $pid $argv[2..-1]
+    end
+    $__codename_bin $args
+    set -l rc $status
+    __codename_sync
+    return $rc
+end
+
+
+function __codename_install
+    set -gx CODENAME $__codename_name
+    set -gx CODENAME_FULL $__codename_full
+    set -gx CODENAME_PID (string split -m1 -- - $__codename_id)[1]
+    set -gx CODENAME_ID $__codename_id
+
     __codename_wrap
     function __codename_first_prompt --on-event fish_prompt
         functions -e __codename_first_prompt
         __codename_wrap
     end
-
-    # Gives the name back by emptying this shell's presence file: a redirection, no process.
+    # Before fish_title and fish_prompt run: they show what __codename_sync found. Most
+    # draws have nothing to follow: the presence file is older than this shell's last read
+    # of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
+    # it). Such a draw costs this one test (three stats, no read).
+    function __codename_on_prompt --on-event fish_prompt
+        test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
+        or __codename_sync
+    end
     if test "$__codename_owner" = 1; and not functions -q __codename_on_exit
         function __codename_on_exit --on-event fish_exit
-            if test "$fish_pid" = (string split -m1 -- - $__codename_id)[1]
-                true >$__codename_presence 2>/dev/null
-            end
+            __codename_give_back
         end
     end
-
-    # `codename rename` changes this terminal's name in place, so it runs in this shell.
-    function codename --description 'codename, with `rename` acting on this shell'
-        if test "$argv[1]" = rename
-            set -l code ($__codename_bin rename --pid $CODENAME_PID --shell fish $argv[2..-1])
-            or return
-            string join \n -- $code | source
-        else
-            $__codename_bin $argv
-        end
-    end
-
-    # Theme names come from config.toml: printed by a function, never expanded as code.
-    function __codename_theme_words
-        printf '%s\n' $__codename_themes --clear
-    end
-
-    complete -c codename -e
-    complete -c codename -f
-    complete -c codename -n __fish_use_subcommand -a 'init claim release rename who themes theme reap doctor run heartbeat'
-    complete -c codename -n '__fish_seen_subcommand_from init' -a 'bash zsh fish'
-    complete -c codename -n '__fish_seen_subcommand_from theme' -a '(__codename_theme_words)'
-    complete -c codename -n '__fish_seen_subcommand_from who' -a '--json --markdown'
-    complete -c codename -n '__fish_seen_subcommand_from themes' -a --json
-    complete -c codename -n '__fish_seen_subcommand_from claim' -a '--pid --kind --name --json'
-    complete -c codename -n '__fish_seen_subcommand_from release heartbeat' -a --pid
-    complete -c codename -n '__fish_seen_subcommand_from run' -a '--name --'
 
     if test "$__codename_show_title" = 1
         printf '\e]0;%s\a' "$CODENAME"
     end
-else if test "$__codename_owner" = 1
+end
+
+# A hook printed off a terminal (`codename init fish > file`, a cache) names no shell, and a
+# cached one may name another: ask codename for this shell's name now, once (one Python
+# process, as with the usual hook line), and run the hook it prints.
+function __codename_ask
+    set -g __codename_asking 1
+    $__codename_bin init fish | source
+    set -e __codename_asking
+end
+
+# Whether the values above are this shell's: its own claim, or the name of the holder it
+# runs nested in (whose id it inherited).
+function __codename_mine
+    test -n "$__codename_id"; or return 1
+    if test "$__codename_owner" = 1
+        test "$fish_pid" = (string split -m1 -- - $__codename_id)[1]
+    else
+        test "$CODENAME_ID" = "$__codename_id"
+    end
+end
+
+if status is-interactive
+    if __codename_mine
+        __codename_install
+    else if not set -q __codename_asking; and test -t 0; and test "$TERM" != dumb; and not set -q VSCODE_RESOLVING_ENVIRONMENT
+        __codename_ask
+    end
+else
     # Sourced by a shell that is not interactive after all: give the name straight back.
-    true >$__codename_presence 2>/dev/null
+    __codename_give_back
 end

@@ -1,7 +1,12 @@
 # codename hook for zsh, printed by `codename init zsh` for `eval` in ~/.zshrc.
 # The __CN_*__ words were replaced by values quoted for zsh; the rest is fixed text.
 # Drawing a prompt and leaving the shell start no process: builtins only. Functions use
-# `emulate -L zsh` so the user's options (nounset, err_exit, ksh arrays…) cannot trip them.
+# `emulate -L zsh` so the user's options (nounset, err_exit, ksh arrays…) cannot trip them;
+# the helpers called only from those (no `emulate` of their own) inherit it.
+#
+# What the shell shows follows what it holds: at each prompt it reads its presence file (a
+# nested shell reads its holder's) and takes the name from there, so a release or a rename
+# done anywhere reaches this prompt, its $CODENAME and its title at the next redraw.
 
 typeset -g __codename_name=__CN_NAME__
 typeset -g __codename_full=__CN_FULL__
@@ -14,88 +19,267 @@ typeset -ga __codename_themes
 __codename_themes=(__CN_THEMES__)
 typeset -g __codename_show_prompt=__CN_PROMPT__
 typeset -g __codename_show_title=__CN_TITLE__
-# Kept when the rc file is sourced again, so the prefix shown before can still be taken out.
+# Kept when the rc file is sourced again, so what was put in PROMPT before can still be taken out.
 typeset -g __codename_prefix_shown=${__codename_prefix_shown-}
-typeset -g __codename_label=${__codename_label-}
+typeset -g __codename_title_shown=${__codename_title_shown-}
+typeset -g __codename_title_printed=${__codename_title_printed-}
+# Under prompt_subst the prompt refers to these; their values are never expanded again.
+typeset -g __codename_zprefix=${__codename_zprefix-}
+typeset -g __codename_title_label=${__codename_title_label-}
+typeset -g __codename_title_plabel=${__codename_title_plabel-}
+typeset -g __codename_drawn=${__codename_drawn-}
+typeset -ga __codename_retitled
+# The presence row last applied; anything else makes the next prompt apply the file again.
+typeset -g __codename_row=$'\n'
+# Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
+# it). A nested shell has none: it reads its holder's file at every prompt.
+typeset -g __codename_seen=''
+[[ $__codename_owner == 1 && -n $__codename_presence ]] && __codename_seen=$__codename_presence.seen
 
-__codename_precmd() {
-  emulate -L zsh
-  # compinit often runs after this hook was installed: register the completion once it has.
-  if (( ! ${+__codename_completing} && ${+functions[compdef]} )); then
-    typeset -g __codename_completing=1
-    compdef __codename_complete codename
+# Reads what this shell holds now. An emptied or removed presence file is a release, so the
+# name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
+# holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
+__codename_sync() {
+  local file=$__codename_presence row='' name full
+  [[ -n $file ]] || return 0
+  if [[ -f $file ]]; then
+    # Before the read, so that a change made after it is never older than this mark.
+    [[ -n $__codename_seen && -f $__codename_seen ]] && { : >| $__codename_seen } 2>/dev/null
+    # $(<file) is read by zsh itself, in one go: no fork, no byte-at-a-time `read`.
+    row=${"$(<$file)"%%$'\n'*} 2>/dev/null
+  elif [[ ! -d ${file:h} ]]; then
+    return 0
   fi
-  [[ $__codename_show_prompt == 1 ]] || return 0
-  # The name goes in as text, never as code: `%` is escaped for prompt expansion, and under
-  # prompt_subst the prompt holds a reference to a variable, whose value is not re-expanded.
-  __codename_label="[${${CODENAME-}//\%/%%}]"
-  local label=$__codename_label
-  if [[ -o prompt_subst ]]; then
-    label='${__codename_label}'
-  fi
-  local prefix="$label "
-  if [[ -z ${NO_COLOR-} ]]; then
-    prefix="%B%F{cyan}$label%f%b "
-  fi
-  if [[ $PROMPT != "$prefix"* ]]; then
-    if [[ -n $__codename_prefix_shown ]]; then
-      PROMPT=${PROMPT//"$__codename_prefix_shown"/}
+  [[ $row == "$__codename_row" ]] && return 0
+  __codename_row=$row
+  # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
+  name=${row%%$'\t'*}
+  if [[ -n $name ]]; then
+    full=$name
+    if [[ $row == *$'\t'full=* ]]; then
+      full=${${row#*$'\t'full=}%%$'\t'*}
     fi
-    PROMPT=$prefix$PROMPT
-    __codename_prefix_shown=$prefix
+    export CODENAME=$name CODENAME_FULL=$full
+  else
+    unset CODENAME CODENAME_FULL
   fi
   return 0
 }
 
-# Gives the name back by emptying this shell's presence file: a builtin, no process.
+# Whether the prompt draws the name itself: starship with an `env_var.CODENAME` module (the
+# README's snippet), read once per shell, or a powerlevel10k `codename` segment.
+__codename_native() {
+  if (( ${+functions[p10k]} )); then
+    return 0  # p10k rebuilds PROMPT at every prompt: the name is a segment there
+  fi
+  [[ ${STARSHIP_SHELL-} == zsh ]] || return 1
+  if [[ -z ${__codename_starship_native-} ]]; then
+    typeset -g __codename_starship_native=0
+    local config=${STARSHIP_CONFIG:-$HOME/.config/starship.toml} text=''
+    if [[ -f $config ]]; then
+      { IFS= read -r -d '' text <$config } 2>/dev/null
+    fi
+    [[ $text == *env_var.CODENAME* ]] && __codename_starship_native=1
+  fi
+  [[ $__codename_starship_native == 1 ]]
+}
+
+# With powerlevel10k the name is a segment of its own (p10k rebuilds PROMPT at every prompt,
+# so a prefix would not last): `codename`, first on the left unless the user placed one.
+# p10k notices the changed element list and sets itself up again at its next prompt.
+__codename_p10k() {
+  (( ${+functions[p10k]} )) || return 0
+  if (( ! ${+functions[prompt_codename]} )); then
+    prompt_codename() {
+      [[ -n ${CODENAME-} && $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] || return 0
+      p10k segment -f cyan -t "[${CODENAME//\%/%%}]"
+    }
+  fi
+  if [[ $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] &&
+      (( ! ${POWERLEVEL9K_LEFT_PROMPT_ELEMENTS[(Ie)codename]} )) &&
+      (( ! ${POWERLEVEL9K_RIGHT_PROMPT_ELEMENTS[(Ie)codename]} )); then
+    typeset -ga POWERLEVEL9K_LEFT_PROMPT_ELEMENTS
+    POWERLEVEL9K_LEFT_PROMPT_ELEMENTS=(codename $POWERLEVEL9K_LEFT_PROMPT_ELEMENTS)
+  fi
+  return 0
+}
+
+# starship's PROMPT is `$(starship prompt …)`, whose output starts with a blank line: a prefix
+# in front of it would stand alone above the prompt. Its output is kept in a variable instead
+# and __codename_fix_drawn, a math function (called without a fork while the prompt is
+# expanded), puts the prefix at the start of its last line.
+__codename_fix_drawn() {
+  emulate -L zsh
+  [[ -n $__codename_zprefix ]] || return 0
+  if [[ $__codename_drawn == *$'\n'* ]]; then
+    __codename_drawn=${__codename_drawn%$'\n'*}$'\n'$__codename_zprefix${__codename_drawn##*$'\n'}
+  else
+    __codename_drawn=$__codename_zprefix$__codename_drawn
+  fi
+  return 0
+}
+functions -M __codename_fix_drawn 0 0 2>/dev/null
+
+# Puts the prefix at the start of the prompt's last line (so a prompt that opens with a blank
+# line or spans two shows the name on the line the cursor is on, never alone above it), or
+# takes it out when the shell holds no name; puts the name in front of any title PROMPT sets.
+__codename_decorate() {
+  local want='' label ps1=$PROMPT start head=''
+  __codename_zprefix=''
+  if [[ -n ${CODENAME-} && $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] &&
+      ! __codename_native; then
+    # `%` is escaped for prompt expansion; a variable's value is not expanded again.
+    label="[${CODENAME//\%/%%}]"
+    __codename_zprefix="$label "
+    [[ -z ${NO_COLOR-} ]] && __codename_zprefix="%B%F{cyan}$label%f%b "
+    want=$__codename_zprefix
+    [[ -o prompt_subst ]] && want='${__codename_zprefix}'
+  fi
+  if [[ -n $want && -o prompt_subst && $ps1 == '$('*')' && $ps1 != *__codename_drawn* ]]; then
+    ps1='${${__codename_drawn::="'$ps1'"}+}${$((__codename_fix_drawn()))+}${__codename_drawn}'
+  fi
+  for label in "$__codename_prefix_shown" "$want"; do
+    [[ -n $label ]] && ps1=${ps1//"$label"/}
+  done
+  if [[ $__codename_show_title == 1 ]]; then
+    __codename_title_label=${CODENAME:+[$CODENAME] }
+    __codename_title_plabel=${__codename_title_label//\%/%%}
+    label=$__codename_title_plabel
+    [[ -o prompt_subst ]] && label='${__codename_title_plabel}'
+    for start in $'\e]0;' $'\e]2;'; do
+      [[ $ps1 == *"$start"* ]] || continue
+      [[ -n $__codename_title_shown ]] && ps1=${ps1//"$start$__codename_title_shown"/$start}
+      ps1=${ps1//"$start$label"/$start}
+      ps1=${ps1//"$start"/$start$label}
+    done
+    __codename_title_shown=$label
+  fi
+  # The prefix goes after the last newline, unless the starship wrapper places it.
+  if [[ -n $want && $ps1 != *__codename_drawn* ]]; then
+    if [[ $ps1 == *$'\n'* ]]; then
+      head=${ps1%$'\n'*}$'\n'
+      ps1=${ps1##*$'\n'}
+    fi
+    ps1=$head$want$ps1
+  fi
+  [[ $ps1 == "$PROMPT" ]] || PROMPT=$ps1
+  __codename_prefix_shown=$want
+  return 0
+}
+
+# Runs a function that prints a window title with its output through the scratch file beside
+# the presence file (made 0600 by the claim; a redirection and a read, no process), and
+# prints that output with the name in front of each title (OSC 0 and 2) it sets. No
+# `emulate` here: the wrapped function runs with the user's own options.
+__codename_retitle() {
+  local __codename_status=$? __codename_out=''
+  local __codename_scratch=$__codename_presence.exit
+  if [[ -z $__codename_title_label || -z $__codename_presence || ! -f $__codename_scratch ]]; then
+    () { return $__codename_status }
+    "$@"
+    return
+  fi
+  () { return $__codename_status }
+  { "$@" } >| $__codename_scratch
+  __codename_status=$?
+  { IFS= read -r -d '' __codename_out <$__codename_scratch } 2>/dev/null
+  __codename_out=${__codename_out//$'\e]0;'/$'\e]0;'$__codename_title_label}
+  __codename_out=${__codename_out//$'\e]2;'/$'\e]2;'$__codename_title_label}
+  print -rn -- "$__codename_out"
+  return $__codename_status
+}
+
+# Wraps the functions that print a window title (their code holds `]0;` or `]2;`): oh-my-zsh's
+# `title`, a precmd or preexec of the user's. Looked for again when the hooks change or a
+# wrapped one was defined anew (an rc file sourced again).
+__codename_find_titles() {
+  local key="${precmd_functions[*]}|${preexec_functions[*]}|${+functions[title]}" f body
+  key+="|${+functions[precmd]}|${+functions[preexec]}"
+  if [[ $key == "${__codename_titles_key-}" ]]; then
+    for f in $__codename_retitled; do
+      [[ ${functions[$f]-} == *__codename_retitle* ]] || key=''
+    done
+    [[ -n $key ]] && return 0
+  fi
+  typeset -g __codename_titles_key=$key
+  __codename_retitled=()
+  for f in title precmd preexec $precmd_functions $preexec_functions; do
+    [[ $f == __codename_* ]] && continue
+    (( ${+functions[$f]} )) || continue
+    body=${functions[$f]}
+    if [[ $body == *__codename_retitle* ]]; then
+      __codename_retitled+=($f)
+    elif [[ $body == *']0;'* || $body == *']2;'* ]]; then
+      functions[__codename_user_$f]=$body
+      functions[$f]="__codename_retitle __codename_user_$f \"\$@\""
+      __codename_retitled+=($f)
+    fi
+  done
+  return 0
+}
+
+# The window (and tmux pane) title: the name goes in front of every title the user's prompt
+# or functions set; when they set none, the title is the name, again at every prompt since
+# any program may have retitled the window (once an empty one when the name went).
+__codename_title() {
+  [[ $__codename_show_title == 1 ]] || return 0
+  __codename_find_titles
+  (( $#__codename_retitled )) && return 0
+  [[ $PROMPT == *$'\e]'[02]';'* ]] && return 0
+  if [[ -n ${CODENAME-} || -n $__codename_title_printed ]]; then
+    print -rn -- $'\e]0;'"${CODENAME-}"$'\a'
+    __codename_title_printed=${CODENAME-}
+  fi
+  return 0
+}
+
+# Most draws have nothing to follow: the presence file is older than this shell's last read
+# of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
+# it), and PROMPT and what decides the decoration are as the last draw left them. Such a draw
+# costs one test (three stats, no read) and the title (bench/README.md, the prompt figures).
+__codename_precmd() {
+  emulate -L zsh
+  local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
+  state+="|${options[prompt_subst]}"
+  if [[ -f $__codename_presence && $__codename_seen -nt $__codename_presence &&
+      $PROMPT == "${__codename_prompt_set-}" && $state == "${__codename_state-}" ]]; then
+    __codename_title
+    return 0
+  fi
+  __codename_sync
+  (( ${+functions[p10k]} )) && __codename_p10k
+  # What decides the decoration; while neither it nor PROMPT changed, PROMPT is as we left it.
+  state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
+  state+="|${options[prompt_subst]}"
+  if [[ $PROMPT != "${__codename_prompt_set-}" || $state != "${__codename_state-}" ]]; then
+    __codename_decorate
+    typeset -g __codename_prompt_set=$PROMPT __codename_state=$state
+  fi
+  __codename_title
+  return 0
+}
+
+# Gives the name back by emptying this shell's presence file: a builtin, no process. Only a
+# file that is there: a release removed it, and the exit must not make one.
 __codename_zshexit() {
   emulate -L zsh
-  if [[ $__codename_owner == 1 && $$ == ${__codename_id%%-*} ]]; then
+  if [[ $__codename_owner == 1 && $$ == ${__codename_id%%-*} && -f $__codename_presence ]]; then
     { : >| "$__codename_presence" } 2>/dev/null
   fi
   return 0
 }
 
-# `codename rename` changes this terminal's name in place, so it runs in this shell.
+# `codename rename` and `codename release` act on this terminal's holder (in a nested shell,
+# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once.
 codename() {
   emulate -L zsh
-  if [[ ${1-} == rename ]]; then
-    shift
-    local code
-    code=$("${__codename_bin[@]}" rename --pid "${CODENAME_PID:-$$}" --shell zsh "$@") || return
-    eval "$code"
-    __codename_title
-  else
-    "${__codename_bin[@]}" "$@"
+  local -i rc=0
+  if [[ ${1-} == (rename|release) && -z ${(M)@:#--pid(|=*)} ]]; then
+    set -- "$1" --pid "${CODENAME_PID:-$$}" "${@[2,-1]}"
   fi
-}
-
-__codename_complete() {
-  emulate -L zsh
-  local -a opts
-  if (( CURRENT == 2 )); then
-    opts=(init claim release rename who themes theme reap doctor run heartbeat)
-  else
-    case ${words[CURRENT-1]} in
-      init) opts=(bash zsh fish) ;;
-      theme) opts=("${__codename_themes[@]}" --clear) ;;
-      --kind) opts=(terminal spare job) ;;
-      who) opts=(--json --markdown) ;;
-      themes) opts=(--json) ;;
-      claim) opts=(--pid --kind --name --json) ;;
-      release|heartbeat) opts=(--pid) ;;
-      run) opts=(--name --) ;;
-    esac
-  fi
-  compadd -a opts
-}
-
-__codename_title() {
-  emulate -L zsh
-  if [[ $__codename_show_title == 1 ]]; then
-    print -rn -- $'\e]0;'"${CODENAME-}"$'\a'
-  fi
-  return 0
+  "${__codename_bin[@]}" "$@" || rc=$?
+  __codename_sync
+  return rc
 }
 
 __codename_install() {
@@ -103,18 +287,49 @@ __codename_install() {
   export CODENAME=$__codename_name CODENAME_FULL=$__codename_full
   export CODENAME_PID=${__codename_id%%-*} CODENAME_ID=$__codename_id
   autoload -Uz add-zsh-hook
-  # add-zsh-hook adds a function once, however often the rc file is sourced.
+  # add-zsh-hook adds a function once, however often the rc file is sourced. Ours goes first,
+  # so the title functions it wraps are wrapped before they run.
   add-zsh-hook precmd __codename_precmd
+  precmd_functions=(__codename_precmd ${precmd_functions:#__codename_precmd})
   if [[ $__codename_owner == 1 ]]; then
     add-zsh-hook zshexit __codename_zshexit
   fi
+  __codename_p10k
+  __codename_decorate
   __codename_title
   return 0
 }
 
+# A hook printed off a terminal (`codename init zsh > file`, a cache) names no shell, and a
+# cached one may name another: ask codename for this shell's name now, once (one Python
+# process, as with the usual hook line), and run the hook it prints.
+__codename_ask() {
+  local __codename_asking=1 __codename_code
+  __codename_code=$("${__codename_bin[@]}" init zsh) || __codename_code=''
+  eval "$__codename_code"
+  return 0
+}
+
+# Whether the values above are this shell's: its own claim, or the name of the holder it
+# runs nested in (whose id it inherited).
+__codename_mine() {
+  emulate -L zsh
+  [[ -n $__codename_id ]] || return 1
+  if [[ $__codename_owner == 1 ]]; then
+    [[ $$ == ${__codename_id%%-*} ]]
+  else
+    [[ ${CODENAME_ID-} == "$__codename_id" ]]
+  fi
+}
+
 if [[ -o interactive ]]; then
-  __codename_install
-elif [[ $__codename_owner == 1 ]]; then
+  if __codename_mine; then
+    __codename_install
+  elif [[ -z ${__codename_asking-} && -t 0 && ${TERM-} != dumb &&
+      -z ${VSCODE_RESOLVING_ENVIRONMENT+set} ]]; then
+    __codename_ask
+  fi
+elif [[ $__codename_owner == 1 && $$ == ${__codename_id%%-*} && -f $__codename_presence ]]; then
   # Sourced by a shell that is not interactive after all: give the name straight back.
   { : >| "$__codename_presence" } 2>/dev/null
 fi

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import World
+from conftest import IN_CI, World
 
 from codename_shell import liveness
 from codename_shell.holders import Holder
@@ -97,7 +97,7 @@ def write_presence(world: World, name: str, pid: int, **fields: object) -> Path:
     """
     me = identity(pid) if proc_state(pid) not in (None, "Z") else Holder("", pid=pid)
     holder = Holder(name, pid=pid, kind="spare", start=me.start, boot=me.boot,
-                    host=me.host or liveness.host(), ns=me.ns)
+                    host=me.host or liveness.host(), ns=me.ns, machine=me.machine)
     for key, value in fields.items():
         setattr(holder, key, value)
     world.presence_dir.mkdir(mode=0o700, exist_ok=True)
@@ -171,3 +171,24 @@ def environ_without(world: World, *keys: str, **extra: str) -> dict[str, str]:
 
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+def require_root(why: str) -> None:
+    """Root is needed (`why`): skipped locally as another user, failed in CI (which is root)."""
+    if is_root():
+        return
+    message = f"needs root {why}"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI runs as root")
+    pytest.skip(message)
+
+
+def require_machine_id() -> None:
+    """An earlier boot of this machine is only provable with a machine id (/etc/machine-id):
+    skipped locally without one, failed in CI (`systemd-machine-id-setup` makes one)."""
+    if liveness.machine_id():
+        return
+    message = "no /etc/machine-id (or /var/lib/dbus/machine-id) on this machine"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI must run the earlier-boot tests")
+    pytest.skip(message)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pexpect
 from conftest import World, require
+from helpers import ledger_rows
 
 SHELLS = ("bash", "zsh", "fish")
 TIMEOUT = 90  # generous: two slow cores, and each shell start runs Python once
@@ -90,6 +91,23 @@ def shell_env(world: World, extra: dict[str, str] | None = None) -> dict[str, st
     return {**env, **(extra or {})}
 
 
+def default_signals() -> None:
+    """Run in the shell's process before exec: every signal at its default, none blocked.
+
+    A terminal emulator starts its shell so. Without this the shell would inherit the test
+    run's dispositions: under `nohup pytest` SIGHUP is ignored, fish keeps it ignored, and a
+    closed terminal would not end the shell.
+    """
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # signals the C library keeps for itself
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 class Terminal:
     """One shell on its own pseudo-terminal, driven by typing lines into it."""
 
@@ -104,7 +122,7 @@ class Terminal:
         self.child = pexpect.spawn(argv[0], argv[1:], env=shell_env(world, env),
                                    cwd=str(world.home), encoding="utf-8",
                                    codec_errors="replace", timeout=TIMEOUT,
-                                   dimensions=(50, 250))
+                                   dimensions=(50, 250), preexec_fn=default_signals)
         self.child.logfile_read = self.transcript
         self._asked = 0
         #: Everything shown up to and including the first prompt.
@@ -203,9 +221,41 @@ def released(path: Path) -> bool:
     return not path.exists() or path.read_text() == ""
 
 
+def emptied_by_the_hook(path: Path) -> bool:
+    """Whether the shell's own exit hook gave the name back: its presence file is still there,
+    and empty. (A file that is gone could as well have been reaped as a ghost.)"""
+    return path.exists() and path.read_text() == ""
+
+
+def closing_event(world: World, pid: int) -> str | None:
+    """How the ledger closed the last row of `pid`: `released` (given back), `reaped` (found
+    dead), or None while it is open."""
+    events = [event for event, _, fields in ledger_rows(world) if fields.get("pid") == str(pid)]
+    return events[-1] if events and events[-1] in ("released", "reaped") else None
+
+
 def nothing_claimed(world: World) -> bool:
     """No presence file, no ledger row, no live holder: as if codename had not run."""
     files = list(world.presence_dir.iterdir()) if world.presence_dir.exists() else []
     ledger = world.ledger.read_text() if world.ledger.exists() else ""
     rows = [line for line in ledger.splitlines() if line.strip() and not line.startswith("#")]
     return files == [] and rows == [] and holders(world) == {}
+
+
+def traced(strace: str, trace: Path, argv: list[str]) -> list[str]:
+    """`argv` run under `strace -f`, logging the process starts to `trace`."""
+    return [strace, "-f", "-qq", "-o", str(trace), "-e", "trace=execve,fork,vfork,clone,clone3",
+            *argv]
+
+
+def python_starts(trace: Path) -> list[str]:
+    """The execve lines of an `strace -f` log that started Python (or a codename launcher)."""
+    lines = trace.read_text().splitlines() if trace.exists() else []
+    return [line for line in lines if "execve(" in line and " = -1 " not in line
+            and re.search(r'execve\("[^"]*/(codename|python[0-9.]*)"', line)]
+
+
+def last_line(shown: str) -> str:
+    """The last line of what a terminal showed (the prompt, after `run`)."""
+    lines = shown.splitlines()
+    return lines[-1] if lines else ""

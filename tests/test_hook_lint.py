@@ -5,6 +5,7 @@ very text that went in."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,9 +52,13 @@ def lint(shell: str, path: Path, *, rendered: bool = False) -> subprocess.Comple
     return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
 
 
-def rendered(tmp_path: Path, shell: str) -> tuple[Path, dict[str, str | list[str]]]:
-    values = {**VALUES, "PRESENCE": str(tmp_path / "presence dir" / "4242-918273")}
+ROW = "Pam\tfull=Pam Beesly\tkind=terminal\tpid=4242\n"
+
+
+def rendered(tmp_path: Path, shell: str, **more: str) -> tuple[Path, dict[str, str | list[str]]]:
+    values = {**VALUES, "PRESENCE": str(tmp_path / "presence dir" / "4242-918273"), **more}
     (tmp_path / "presence dir").mkdir(exist_ok=True)
+    Path(str(values["PRESENCE"])).write_text(ROW)
     path = tmp_path / f"hook.{shell}"
     path.write_text(shells.render(shell, values))
     return path, values
@@ -106,8 +111,8 @@ def test_every_value_reaches_the_shell_as_the_same_text_and_runs_nothing(
     assert list(work.iterdir()) == []  # nothing ran: no `pwned`, no stray file
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["cwd", "home", f"hook.{shell}", "presence dir"])
-    # Sourced by a shell that is not interactive: the name is given straight back.
-    assert Path(str(values["PRESENCE"])).read_text() == ""
+    # Sourced by a shell that is not the holder (pid 4242): another shell's name, left alone.
+    assert Path(str(values["PRESENCE"])).read_text() == ROW
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -129,3 +134,53 @@ def test_what_codename_init_prints_for_a_hostile_cast_passes_the_linter(
     assert shells.quote(names[0], shell) in code  # it claimed, and filled in the name
     r = lint(shell, out, rendered=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+GIVE_BACK = {
+    "bash": ["--norc", "--noprofile", "-c", 'read -r _; source "$0"'],
+    "zsh": ["-f", "-c", 'read -r _; source "$0"'],
+    "fish": ["--no-config", "-c", "read _; source $argv[1]"],
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_holder_that_is_not_interactive_gives_its_name_straight_back_and_makes_no_file(
+        tmp_path: Path, shell: str) -> None:
+    """Sourced by the very shell it named (its pid), but a shell that is not interactive: the
+    hook empties the presence file. Once that file is gone (a release removed it), it makes
+    none (a file it made would have the umask's mode, and no ledger row behind it)."""
+    for present in (True, False):
+        shell_proc = subprocess.Popen(
+            [require(shell), *GIVE_BACK[shell], str(tmp_path / f"hook.{shell}")],
+            stdin=subprocess.PIPE, text=True, cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        _, values = rendered(tmp_path, shell, ID=f"{shell_proc.pid}-918273",
+                             PRESENCE=str(tmp_path / "presence dir" / f"{shell_proc.pid}-918273"))
+        presence = Path(str(values["PRESENCE"]))
+        if not present:
+            presence.unlink()
+        shell_proc.communicate("go\n", timeout=TIMEOUT)
+        assert shell_proc.returncode == 0
+        if present:
+            assert presence.read_text() == ""
+        else:
+            assert not presence.exists()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_off_a_terminal_prints_a_hook_that_parses_and_claims_nothing(
+        world: World, shell: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "codename_shell", "init", shell],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, env=world.env,
+                       cwd=world.home, timeout=TIMEOUT)
+
+    assert r.returncode == 0 and r.stderr == ""
+    assert "__codename_install" in r.stdout  # the whole hook, not an empty answer
+    hook = world.home / f"hook.{shell}"
+    hook.write_text(r.stdout)
+    if shell == "bash":
+        assert subprocess.run([require("bash"), "-n", str(hook)], timeout=TIMEOUT).returncode == 0
+    linted = lint(shell, hook, rendered=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert not world.presence_dir.exists() or list(world.presence_dir.iterdir()) == []
+    assert not world.ledger.exists() or "claimed" not in world.ledger.read_text()

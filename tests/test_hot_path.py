@@ -3,7 +3,7 @@ imports none of the modules that would make every new terminal pay for what only
 commands need.
 
 This is a structural check (which modules load), not a timing one: the speed itself is
-measured by bench/startup.py and reported in the README.
+measured by the benchmark (`python -m bench`) and reported in the README.
 """
 
 from __future__ import annotations
@@ -65,8 +65,33 @@ def test_the_launcher_runs_from_a_path_a_shebang_cannot_hold(world: World) -> No
 def test_the_launcher_uses_a_plain_shebang_where_it_can(world: World) -> None:
     launcher = world.root / "codename"
     assert world.run_module("codename_shell.launcher", str(launcher)).returncode == 0
-    assert launcher.read_text().splitlines()[0] == f"#!{sys.executable}"
+    assert launcher.read_text().splitlines()[0] == f"#!{sys.executable} -SP"
     assert launcher.stat().st_mode & 0o111
     r = subprocess.run([str(launcher), "--version"], env=world.env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("codename "), r.stderr
+
+
+def imported(verbose: str) -> set[str]:
+    """The modules a `PYTHONVERBOSE=1` run says it imported."""
+    return {line.split("'")[1] for line in verbose.splitlines() if line.startswith("import '")}
+
+
+def test_the_launcher_skips_site_for_init_only(world: World) -> None:
+    # `site` reads every .pth file and runs sitecustomize: a shell start does without, and
+    # finds codename through the directories the launcher was written with (no PYTHONPATH).
+    launcher = world.root / "codename"
+    assert world.run_module("codename_shell.launcher", str(launcher)).returncode == 0
+    env = {k: v for k, v in world.env.items() if k != "PYTHONPATH"}
+    env["PYTHONVERBOSE"] = "1"
+    init = subprocess.run([str(launcher), "init", "bash"], env=env, capture_output=True,
+                          text=True, timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+    assert init.returncode == 0 and "__codename_name=" in init.stdout, init.stderr[-2000:]
+    assert "codename_shell.hook" in imported(init.stderr)
+    assert not {"site", "sitecustomize", "codename_shell.cli", "codename_shell.launcher"} \
+        & imported(init.stderr)
+    # Every other command sees the environment pip's wrapper would give it: site and all.
+    themes = subprocess.run([str(launcher), "themes"], env=env, capture_output=True,
+                            text=True, timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+    assert themes.returncode == 0 and "office" in themes.stdout, themes.stderr[-2000:]
+    assert {"site", "codename_shell.cli"} <= imported(themes.stderr)

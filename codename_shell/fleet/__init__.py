@@ -1,0 +1,254 @@
+"""The fleet: names distinct across every host (laptop, containers, CI runners) sharing one Redis.
+
+Per machine, the allocator's lock makes names distinct. Across machines no lock is shared, so
+the name itself is reserved in Redis: one Lua script picks the first name of today's cast that
+is free fleet-wide and not held locally, and sets it with a lease. A keeper per host renews
+its holders' leases and gives back the names of holders that are gone (`keeper`). When the
+fleet cannot be reached the claim does not wait for it: the shell gets a host-qualified name
+(`Pam@laptop~3f2a9c`) that no other host can hand out, and the keeper swaps it for a plain
+fleet name once the fleet answers again.
+
+This module is what the allocator sees (`Fleet`); it is imported only when `[fleet]` is set.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+
+from codename_shell import liveness, paths
+from codename_shell.errors import CodenameError, ConfigError
+from codename_shell.fleet import node
+from codename_shell.fleet.client import FleetError, FleetUnreachable
+from codename_shell.fleet.store import FleetConfig, Store
+from codename_shell.holders import Holder, RowError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codename_shell.allocator import Allocator
+    from codename_shell.config import Settings
+    from codename_shell.sources.fleet import FleetSource
+
+#: How long a claim waits for the fleet in all (connect, handshake, script), in seconds.
+CLAIM_BUDGET = 0.5
+#: How long a claim believes that the fleet did not answer a moment ago (a claim's or the
+#: keeper's try), rather than wait CLAIM_BUDGET again under the allocator's lock. The keeper
+#: forgets it as soon as the fleet answers.
+FAILURE_MEMORY = 10.0
+FAILURE_NAME = "unreachable"
+
+
+def directory(runtime_dir: str) -> str:
+    """The fleet's own runtime files (claim times, the keeper's lock), beside presence."""
+    return runtime_dir.rstrip("/") + "-fleet"
+
+
+class Fleet:
+    """The fleet as the allocator uses it: a source of holders, and the pick of a name."""
+
+    def __init__(self, settings: Settings, state_dir: str, runtime_dir: str) -> None:
+        from codename_shell.sources.fleet import FleetSource
+
+        assert settings.fleet is not None
+        self.settings = settings
+        self.config = FleetConfig(settings.fleet)
+        self.node = node.node_id(state_dir)
+        self.host = liveness.host()
+        self.store = Store(self.config, self.node, self.host)
+        self.state_dir = state_dir
+        self.runtime_dir = runtime_dir
+        self.dir = directory(runtime_dir)
+        self.source: FleetSource = FleetSource(self)
+
+    def token(self, holder: Holder) -> str:
+        return node.token(self.node, holder.pid, holder.start)
+
+    def pick(self, allocator: Allocator, me: Holder, theme: str, blocked: dict[str, Holder],
+             wanted: str | None, kind: str) -> tuple[str, str]:
+        """Reserve a name for `me` in the fleet and return it (name, full name).
+
+        `blocked` are the names held on this host (the allocator's survey, under its lock).
+        When the fleet cannot be reached within CLAIM_BUDGET, a host-qualified name picked
+        from the local survey instead, with one warning line.
+        """
+        want = None
+        if wanted is not None:
+            short, full = allocator._pick(theme, blocked, wanted)  # refuses a local holder's
+            want = (short, node.fold(short), full)
+        local = sorted({node.fold(node.base(name)) for name in blocked})
+        cast = [(short, node.fold(short), full) for short, full in self.settings.cast(theme)]
+        row = Holder("-", kind=kind, pid=me.pid, start=me.start, boot=me.boot, host=me.host,
+                     ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr, theme=theme,
+                     machine=me.machine)
+        sent = lease_clock()
+        self.store.lean = True
+        failure = recent_failure(self.dir)
+        try:
+            if failure:  # a burst of starts in an outage must not each wait, under the lock
+                raise FleetUnreachable(failure)
+            verdict, name, full = self.store.claim(time.monotonic() + CLAIM_BUDGET,
+                                                   self.token(me), row_tail(row), local, cast,
+                                                   want)
+        except (FleetError, ConfigError) as e:
+            if not failure:
+                note_failure(self.dir, str(e))
+            if wanted is not None:
+                raise CodenameError(f"cannot reserve {wanted} across the fleet: {e}") from None
+            base = {node.base(n): h for n, h in blocked.items()}
+            short, full = allocator._pick(theme, base, None)
+            name = node.qualify(short, self.node)
+            self.source.warn(f"{e}; this name is {name} until the fleet answers again")
+            self._after_claim(me, None)
+            return name, node.qualify(full, self.node)
+        finally:
+            self.store.close()
+            self.store.lean = False
+        if verdict == "held":
+            raise CodenameError(_held_by(wanted or "", name))
+        self._after_claim(me, sent)
+        return name, full
+
+    def kept(self, holder: Holder) -> None:
+        """A holder asked again and keeps its name: its lease needs a keeper (one that died
+        since comes back here, at the next `exec bash` or claim)."""
+        self._after_claim(holder, None)
+
+    def _after_claim(self, me: Holder, sent: float | None) -> None:
+        """Tell the keeper when the lease was sent (`sent`, by lease_clock), and make sure a
+        keeper runs to renew it."""
+        try:
+            try:
+                if sent is not None:
+                    note_claim(self.dir, me.pid, me.start, sent)
+                start_keeper(self.dir)
+            except FileNotFoundError:  # the first claim here: the directory comes now
+                paths.ensure_private_dir(self.dir)
+                if sent is not None:
+                    note_claim(self.dir, me.pid, me.start, sent)
+                start_keeper(self.dir)
+        except (OSError, CodenameError, NotImplementedError) as e:  # no setsid in posix_spawn
+            self.source.warn(f"the fleet keeper cannot start ({e}); names are renewed only "
+                             "while claims run")
+
+
+def row_tail(holder: Holder) -> str:
+    """`holder`'s row after its name and full name, for a script to complete with a name."""
+    fields = holder.to_row().split("\t")
+    # to_row writes the name, then `full=` (never empty: a holder's full name defaults to its
+    # name), then the rest.
+    return "".join("\t" + f for f in fields[2:])
+
+
+def _held_by(wanted: str, value: str) -> str:
+    _token, _, row = value.partition("\t")
+    try:
+        h = Holder.from_row(row, "fleet")
+    except RowError:
+        return f"{wanted} is held in the fleet; pick another name"
+    return (f"{wanted} is held by pid {h.pid} on host {h.host} ({h.kind}, fleet); "
+            "pick another name")
+
+
+# --- handing over to the keeper (on the claim's path, so here rather than in keeper.py) -------
+
+LOCK_NAME = "keeper.lock"
+
+
+def lease_clock() -> float:
+    """Seconds on CLOCK_BOOTTIME (CLOCK_MONOTONIC where there is none): the clock every lease
+    is counted on, by claims and the keeper alike. Why this clock: see keeper.py."""
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.clock_gettime(clock)
+
+
+def recent_failure(directory: str) -> str:
+    """Why the fleet did not answer, when that was under FAILURE_MEMORY seconds ago; else ""."""
+    try:
+        with open(os.path.join(directory, FAILURE_NAME), "rb") as f:
+            when, _, why = f.read(4096).decode("utf-8", "replace").partition("\t")
+        age = lease_clock() - float(when)
+    except (OSError, ValueError):
+        return ""
+    if not 0 <= age < FAILURE_MEMORY:
+        return ""
+    return f"{why.strip()} ({age:.0f} s ago; not waited for again yet)"
+
+
+def note_failure(directory: str, why: str) -> None:
+    """Remember that the fleet did not answer (`why` is safe to show: URLs in it are `shown`)."""
+    from codename_shell import fileio
+
+    try:
+        paths.ensure_private_dir(directory)
+        fileio.write_atomic(os.path.join(directory, FAILURE_NAME),
+                            f"{lease_clock()!r}\t{why}\n".encode("utf-8", "replace"))
+    except (OSError, CodenameError):
+        pass  # the next claim waits for the fleet again: slower, never wrong
+
+
+def forget_failure(directory: str) -> None:
+    try:
+        os.unlink(os.path.join(directory, FAILURE_NAME))
+    except OSError:
+        pass
+
+
+def claim_note(directory: str, pid: int | None, start: int | None) -> str:
+    return os.path.join(directory, f"{pid}-{start if start is not None else 'x'}")
+
+
+def note_claim(directory: str, pid: int | None, start: int | None, sent: float) -> None:
+    """Leave the keeper the moment this claim sent its lease, before the holder's presence
+    file is written. Without it, a keeper must count a lease it has not renewed itself as
+    already ending, and a fleet that blinks right after a claim would cost the holder its
+    name. A plain write (no temp file and rename: it is on every claim's path): a torn note
+    reads as no note, which is the safe side."""
+    fd = os.open(claim_note(directory, pid, start),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, f"{sent!r}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def keeper_running(directory: str) -> bool:
+    """Whether a keeper holds its lock in `directory` (a probe that takes no lock for long).
+    FileNotFoundError when `directory` is missing."""
+    fd = os.open(os.path.join(directory, LOCK_NAME),
+                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's shared lock at once
+    return False
+
+
+def start_keeper(directory: str) -> bool:
+    """Start a keeper unless one runs; never wait for it. True when one was started."""
+    if keeper_running(directory):
+        return False
+    _spawn_keeper()
+    return True
+
+
+def _spawn_keeper() -> None:
+    """A detached keeper: its own session, stdio on /dev/null (a shell reading `$(codename
+    init …)` waits for EOF on stdout, which an inherited pipe would never give), default
+    signal dispositions and mask (a claim may block or ignore some), and nothing waited for.
+    posix_spawn (vfork and exec) costs a shell start far less than a fork of Python would."""
+    import _signal  # type: ignore[import-not-found]  # the C half of `signal`, which imports enum
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+            "from codename_shell.fleet.keeper import main; sys.exit(main())")
+    null = os.devnull
+    actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_DUP2, 1, 2)]
+    defaults = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
+    os.posix_spawn(sys.executable, [sys.executable, "-c", code], dict(os.environ),
+                   file_actions=actions, setsid=True, setsigmask=(), setsigdef=defaults)

@@ -1,0 +1,415 @@
+"""A small Redis client of our own: RESP2 over one socket, with deadlines, for the fleet.
+
+Why not redis-py: importing it costs about thirteen times a bare interpreter start, and
+`codename init` (a shell start) talks to the fleet once. What the fleet needs is small: connect
+(TCP, TLS for `rediss://`, or a unix socket), AUTH and SELECT, and run a few Lua scripts. The
+wire format is Redis's own RESP2; `hiredis` (Redis's C protocol library, the parser redis-py
+itself uses) packs and parses it when it is installed (the `fleet` extra), and a tiny
+pure-Python codec does when it is not, so the fleet works with a plain `pip install`.
+
+Every wait has a deadline (a `time.monotonic()` instant): a caller that may wait 0.5 s in all
+waits 0.5 s in all, whatever mix of connect, TLS handshake and replies that is.
+
+The password is never shown: `Target.shown` is the URL with it replaced by `***`, and no
+message built here holds anything else of the URL.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import time
+
+from codename_shell.errors import CodenameError, ConfigError
+
+DEFAULT_PORT = 6379
+
+
+class FleetError(CodenameError):
+    """The fleet's Redis could not be used: unreachable, refusing us, or answering oddly."""
+
+
+class FleetUnreachable(FleetError):
+    """No connection, or no answer before the deadline."""
+
+
+class FleetAuthError(FleetError):
+    """The server refused our credentials (or wants some we did not give)."""
+
+
+class ServerError(Exception):
+    """An error reply (`-ERR …`, `-NOSCRIPT …`); its text is the server's, never ours."""
+
+
+class Target:
+    """Where the fleet's Redis is, parsed from a URL; `shown` is safe to print."""
+
+    __slots__ = ("ca", "db", "host", "password", "path", "port", "scheme", "username", "verify")
+
+    def __init__(self, scheme: str, *, host: str = "", port: int = DEFAULT_PORT, path: str = "",
+                 db: int = 0, username: str = "", password: str = "", ca: str = "",
+                 verify: bool = True) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+        self.db = db
+        self.username = username
+        self.password = password
+        self.ca = ca
+        self.verify = verify
+
+    @property
+    def shown(self) -> str:
+        """The URL as it may be printed: any password is `***`."""
+        auth = ""
+        if self.username or self.password:
+            auth = f"{self.username}:{'***' if self.password else ''}@"
+        if self.scheme == "unix":
+            return f"unix://{auth}{self.path}" + (f"?db={self.db}" if self.db else "")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{auth}{host}:{self.port}/{self.db}"
+
+
+def parse_url(url: str, password: str = "") -> Target:
+    """`redis://[[user]:password@]host[:port][/db]`, `rediss://…`, `unix://[…@]/path[?db=N]`.
+
+    Hand-written (no urllib, which imports re and ipaddress at every shell start). `password`
+    (from a password_file) is used when the URL carries none. Errors never quote the URL:
+    it may hold the password.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("fleet url must start with redis://, rediss:// or unix://")
+    rest, _, query = rest.partition("?")
+    params = _query(query)
+    auth, at, location = rest.rpartition("@")
+    if not at:
+        auth, location = "", rest
+    user, colon, secret = auth.partition(":")
+    if not colon:  # `redis://secret@host`, as redis-py reads it: a password alone
+        user, secret = "", user
+    user, secret = _unquote(user), _unquote(secret) or params.get("password", "") or password
+    verify = params.get("ssl_cert_reqs", "required").lower() not in ("none", "optional")
+    target = Target(scheme, username=user, password=secret, ca=params.get("ssl_ca_certs", ""),
+                    verify=verify)
+    if scheme == "unix":
+        target.path = _unquote(location)
+        target.db = _number(params.get("db", "0"), "database")
+        if not target.path.startswith("/"):
+            raise ConfigError("fleet url: unix:// needs an absolute path (unix:///run/redis.sock)")
+        return target
+    hostport, _, db = location.partition("/")
+    target.db = _number(db or params.get("db", "0"), "database")
+    if hostport.startswith("["):  # [::1]:6379
+        host, _, port = hostport[1:].partition("]")
+        port = port[1:] if port.startswith(":") else port
+    else:
+        host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    if not host:
+        raise ConfigError("fleet url names no host")
+    target.host = host
+    target.port = _number(port, "port") if port else DEFAULT_PORT
+    if not 0 < target.port < 65536:
+        raise ConfigError("fleet url: the port must be 1 to 65535")
+    return target
+
+
+def _query(query: str) -> dict[str, str]:
+    params = {}
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key:
+            params[_unquote(key)] = _unquote(value)
+    return params
+
+
+def _unquote(text: str) -> str:
+    """Percent-decoding (`%40` is `@`), for passwords with URL-special characters in them."""
+    if "%" not in text:
+        return text
+    out = bytearray()
+    raw = text.encode("utf-8")
+    i = 0
+    while i < len(raw):
+        if raw[i] == 0x25 and _hex(raw[i + 1:i + 3]):
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)
+
+
+def _number(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise ConfigError(f"fleet url: the {what} must be a number")
+    return int(text)
+
+
+# --- the wire format ---------------------------------------------------------------------------
+
+def _pure_pack(args: tuple[object, ...]) -> bytes:
+    """RESP2 for one command: an array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode("utf-8")
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class PureReader:
+    """RESP2 replies from a byte stream, as hiredis.Reader gives them: `gets()` returns the
+    next reply, or False while it is incomplete; an error reply is a ServerError instance."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+
+    def gets(self) -> object:
+        try:
+            reply, end = self._parse(0)
+        except _Incomplete:
+            return False
+        self.buf = self.buf[end:]
+        return reply
+
+    def _line(self, at: int) -> tuple[bytes, int]:
+        end = self.buf.find(b"\r\n", at)
+        if end < 0:
+            raise _Incomplete
+        return self.buf[at:end], end + 2
+
+    def _parse(self, at: int) -> tuple[object, int]:
+        line, at = self._line(at)
+        kind, body = line[:1], line[1:]
+        if kind == b"+":
+            return body, at
+        if kind == b"-":
+            return ServerError(body.decode("utf-8", "replace")), at
+        if kind == b":":
+            return int(body), at
+        if kind == b"$":
+            size = int(body)
+            if size < 0:
+                return None, at
+            if len(self.buf) < at + size + 2:
+                raise _Incomplete
+            return self.buf[at:at + size], at + size + 2
+        if kind == b"*":
+            count = int(body)
+            if count < 0:
+                return None, at
+            items = []
+            for _ in range(count):
+                item, at = self._parse(at)
+                items.append(item)
+            return items, at
+        raise FleetError(f"the server sent something that is not RESP2 ({kind!r})")
+
+
+class _Incomplete(Exception):
+    pass
+
+
+def _codec(lean: bool) -> tuple[object, object]:
+    """(pack, Reader factory): hiredis when installed, else ours; the same behaviour either way.
+
+    `lean` (a claim at a shell start, one short reply): ours even when hiredis is installed,
+    since importing hiredis costs more than parsing one reply in Python.
+    """
+    if not lean and os.environ.get("CODENAME_FLEET_PURE_RESP") != "1":  # tests run both
+        try:
+            import hiredis
+        except ImportError:
+            pass
+        else:
+            return (lambda args: hiredis.pack_command(args),
+                    lambda: hiredis.Reader(replyError=ServerError))
+    return _pure_pack, PureReader
+
+
+# --- the connection ----------------------------------------------------------------------------
+
+class Connection:
+    """One connection to the fleet's Redis; every call takes a monotonic deadline.
+
+    The handshake (AUTH, SELECT) is not a round trip of its own: it goes out in the same write
+    as the first command, so connecting and running one script is one round trip after TCP's.
+    """
+
+    def __init__(self, target: Target, deadline: float, *, lean: bool = False) -> None:
+        self.target = target
+        pack, reader = _codec(lean)
+        self._pack = pack
+        self._reader = reader()  # type: ignore[operator]
+        self._sock: _socket.socket | None = None
+        self._sock = self._connect(deadline)
+        self._handshake: list[tuple[object, ...]] = []
+        if target.password:
+            self._handshake.append(("AUTH", target.username, target.password) if target.username
+                                   else ("AUTH", target.password))
+        if target.db:
+            self._handshake.append(("SELECT", target.db))
+
+    def _connect(self, deadline: float) -> _socket.socket:
+        t = self.target
+        where = t.shown
+        try:
+            if t.scheme == "unix":
+                sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+                sock.settimeout(_left(deadline, where))
+                try:
+                    sock.connect(t.path)
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+            if t.scheme == "rediss":
+                return _tls(t, deadline)
+            return _tcp(t.host, t.port, deadline)
+        except FleetError:
+            raise
+        except TimeoutError:
+            raise FleetUnreachable(f"fleet {where}: no answer within the time allowed") from None
+        except OSError as e:
+            raise FleetUnreachable(f"fleet {where}: {_why(e)}") from None
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def call(self, deadline: float, *commands: tuple[object, ...]) -> list[object]:
+        """Send `commands` in one write, return their replies in order (errors as ServerError)."""
+        sock = self._sock
+        if sock is None:
+            raise FleetUnreachable(f"fleet {self.target.shown}: the connection was closed")
+        sent = self._handshake + list(commands)
+        where = self.target.shown
+        try:
+            sock.settimeout(_left(deadline, where))
+            sock.sendall(b"".join(self._pack(c) for c in sent))  # type: ignore[operator]
+            replies = [self._read(sock, deadline) for _ in sent]
+        except FleetError:
+            self.close()
+            raise
+        except TimeoutError:
+            self.close()
+            raise FleetUnreachable(f"fleet {where}: no answer within the time allowed") from None
+        except OSError as e:
+            self.close()
+            raise FleetUnreachable(f"fleet {where}: {_why(e)}") from None
+        handshake, replies = replies[:len(self._handshake)], replies[len(self._handshake):]
+        self._handshake = []
+        for reply in handshake:
+            if isinstance(reply, ServerError):
+                self.close()
+                raise _refusal(str(reply), where)
+        for reply in replies:
+            if isinstance(reply, ServerError) and str(reply).startswith(("NOAUTH", "WRONGPASS")):
+                self.close()
+                raise _refusal(str(reply), where)
+        return replies
+
+    def _read(self, sock: _socket.socket, deadline: float) -> object:
+        reader = self._reader
+        while True:
+            reply = reader.gets()
+            if reply is not False:
+                return reply
+            sock.settimeout(_left(deadline, self.target.shown))
+            data = sock.recv(65536)
+            if not data:
+                raise FleetUnreachable(f"fleet {self.target.shown}: the server closed the "
+                                       "connection")
+            reader.feed(data)
+
+    def script(self, deadline: float, sha: str, source: str, *args: object) -> object:
+        """Run a Lua script: EVALSHA, and EVAL once when the server does not know it yet
+        (a restarted server has no script cache)."""
+        reply = self.call(deadline, ("EVALSHA", sha, 0, *args))[0]
+        if isinstance(reply, ServerError) and str(reply).startswith("NOSCRIPT"):
+            reply = self.call(deadline, ("EVAL", source, 0, *args))[0]
+        if isinstance(reply, ServerError):
+            raise FleetError(f"fleet {self.target.shown}: the server refused a script: "
+                             f"{_first_line(str(reply))}")
+        return reply
+
+
+def _left(deadline: float, where: str) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FleetUnreachable(f"fleet {where}: no answer within the time allowed")
+    return left
+
+
+def _tcp(host: str, port: int, deadline: float) -> _socket.socket:
+    # getaddrinfo has no timeout of its own; a name that resolves slowly is the one wait we
+    # cannot bound here (use an address, or a name in /etc/hosts, for the fleet).
+    # An ASCII name goes in as bytes: given a str, getaddrinfo runs it through the idna codec,
+    # whose import (re, enum, stringprep) costs most of a bare interpreter's start.
+    name = host.encode("ascii") if host.isascii() else host
+    infos = _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM)
+    last: OSError = OSError("no address")
+    for family, kind, proto, _name, address in infos:
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(_left(deadline, f"{host}:{port}"))
+            sock.connect(address)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as e:
+            sock.close()
+            last = e
+            if isinstance(e, TimeoutError):
+                raise
+    raise last
+
+
+def _tls(t: Target, deadline: float) -> _socket.socket:
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=t.ca or None)
+    if not t.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection((t.host, t.port), timeout=_left(deadline, t.shown))
+    try:
+        raw.settimeout(_left(deadline, t.shown))
+        return context.wrap_socket(raw, server_hostname=t.host)
+    except ssl.SSLError as e:
+        raw.close()
+        raise FleetUnreachable(f"fleet {t.shown}: TLS failed ({e.reason or e})") from None
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _why(e: OSError) -> str:
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused (is redis-server running there?)"
+    if isinstance(e, _socket.gaierror):
+        return f"cannot resolve the host name ({e.strerror or e})"
+    return e.strerror or type(e).__name__
+
+
+def _refusal(reply: str, where: str) -> FleetError:
+    if reply.startswith(("WRONGPASS", "NOAUTH")) or "password" in reply.lower():
+        return FleetAuthError(f"fleet {where}: the server refused the password "
+                              f"({_first_line(reply).split(' ', 1)[0]}); check the url or "
+                              "password_file")
+    return FleetError(f"fleet {where}: {_first_line(reply)}")
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0][:200] if text else ""

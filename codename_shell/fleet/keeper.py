@@ -1,0 +1,493 @@
+"""The keeper: one small background process per host and user that keeps this host's fleet names.
+
+A prompt starts no process, so nothing else could renew a terminal's lease or notice that it
+died. The keeper does, every tick (at most a second): it reads this host's holders (presence
+and ledger, checked against /proc), renews their leases, gives back the names of holders that
+died or released, and changes a holder's name when the fleet demands it:
+
+- the fleet cannot be reached and a lease may end before it answers again: the holder takes
+  its host-qualified name (`Pam@laptop~3f2a9c`), so no moment shows one plain name on two
+  hosts (another host may take `Pam` once the lease is gone);
+- the fleet answers again: a host-qualified holder takes a plain fleet name (its old one when
+  the lease still lives, as the same holder asking again);
+- the fleet lost the name (a restarted, emptied Redis) and someone else took it meanwhile: a
+  new fleet name.
+
+Each change rewrites the holder's presence file (the prompt re-reads it at its next draw) and
+is written to the ledger as `renamed` with its reason. The first claim on a host starts the
+keeper (`ensure_running`), detached; a flock keeps it one per host and user; it leaves once
+its host has held nothing for a while.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+
+from codename_shell.fleet import LOCK_NAME, lease_clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codename_shell.config import Settings
+    from codename_shell.holders import Holder
+
+LOG_NAME = "keeper.log"
+LOG_MAX = 256 << 10  # bytes of keeper.log before it moves to keeper.log.1
+
+# --- time: the one place where the fleet decides what a lease is worth ----------------------
+#
+# A lease is set by the server, PX milliseconds from when the server handled the command. We
+# note the moment we SENT it, which is earlier, so "sent + lease" is never later than the
+# server's expiry as long as both clocks run at the same rate. They may not quite: DRIFT
+# allows the server's clock to run up to 1% fast against ours (NTP keeps real clocks within
+# 0.05%). So a lease counts as ours until sent + lease * (1 - DRIFT), and never longer: no
+# answer from the server can stretch that, and none is waited for past it.
+#
+# The clock is `lease_clock()` (in fleet/__init__.py, since a claim notes its send time with
+# it too): CLOCK_BOOTTIME, monotonic (a wall-clock step cannot move it) and, unlike
+# CLOCK_MONOTONIC, running through a suspend. A laptop that slept through its leases' end
+# wakes up knowing they are gone, while the server (which did not sleep) let them expire. It
+# is one clock for every process of the host, so the keeper can count from a claim's note.
+DRIFT = 0.01
+
+
+class Timing:
+    """How often the keeper looks, renews and gives up, for a lease of `lease` seconds."""
+
+    def __init__(self, lease: float) -> None:
+        self.lease = lease
+        # Renewals at least every lease/3: two may fail and a third still be in time.
+        self.renew_every = lease / 3
+        # A look at /proc and the presence dir: a kill -9'd holder's name goes back within
+        # tick + one round, well inside lease/3.
+        self.tick = min(1.0, lease / 6)
+        # How long one round may wait for the server before it counts as failed.
+        self.round_timeout = min(2.0, lease / 6)
+        # Time kept in hand to rewrite presence files (the allocator lock may be busy).
+        self.guard = max(0.5, lease / 10)
+        self.idle = max(2 * lease, 10.0)
+
+    def expiry(self, sent: float) -> float:
+        """The earliest moment the server may drop a lease sent at `sent` (lease_clock)."""
+        return sent + self.lease * (1 - DRIFT)
+
+    def at_risk(self, sent: float, now: float) -> bool:
+        """Whether a lease sent at `sent` must be given up now: the next tick, a round that
+        times out and the rename itself could otherwise outlast it."""
+        return now + self.tick + self.round_timeout + self.guard >= self.expiry(sent)
+
+
+# --- a claim's note of when it sent its lease (see fleet.note_claim) ---------------------------
+
+def claim_sent(directory: str, pid: int | None, start: int | None) -> float | None:
+    from codename_shell import fileio
+    from codename_shell.fleet import claim_note
+
+    try:
+        return float(fileio.read_regular(claim_note(directory, pid, start), 64,
+                                         nofollow=True).decode())
+    except (OSError, ValueError):
+        return None
+
+
+def forget_claim(directory: str, pid: int | None, start: int | None) -> None:
+    from codename_shell.fleet import claim_note
+
+    try:
+        os.unlink(claim_note(directory, pid, start))
+    except OSError:
+        pass
+
+
+# --- the keeper process --------------------------------------------------------------------
+
+def main() -> int:
+    """The keeper's entry point: one per host and user, else leave at once."""
+    try:
+        os.chdir("/")  # hold no directory (a mount) busy
+        from codename_shell import config, paths
+        from codename_shell.fleet import directory
+
+        settings = config.load()
+        if settings.fleet is None:
+            return 0
+        where = directory(paths.runtime_dir())
+        paths.ensure_private_dir(where)
+        lock = _take_lock(where)
+        if lock is None:
+            return 0  # another keeper keeps this host
+        Keeper(settings, where).run()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except Exception:
+        from codename_shell.crashlog import log_exception
+
+        log_exception()
+        return 1
+
+
+def _take_lock(directory: str) -> int | None:
+    fd = os.open(os.path.join(directory, LOCK_NAME),
+                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    # A claim's probe holds the lock shared for a moment: try a few times before leaving.
+    for _ in range(25):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            time.sleep(0.02)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return fd  # held until the process ends
+    os.close(fd)
+    return None
+
+
+class Keeper:
+    """The loop: look at this host's holders, renew, give back, rename; one tick at a time."""
+
+    def __init__(self, settings: Settings, directory: str) -> None:
+        from codename_shell import paths
+        from codename_shell.fleet import Fleet
+        from codename_shell.sources import LedgerSource, PresenceSource
+
+        self.settings = settings
+        self.directory = directory
+        self.state_dir = paths.state_dir()
+        self.fleet = Fleet(settings, self.state_dir, paths.runtime_dir())
+        self.store = self.fleet.store
+        self.timing = Timing(self.fleet.config.lease)
+        self.presence = PresenceSource(self.fleet.runtime_dir)
+        self.ledger = LedgerSource(self.state_dir)
+        #: token -> lease_clock() when its plain name's lease was last sent, as far as known.
+        self.sent: dict[str, float] = {}
+        #: tokens whose lease a round of this keeper has confirmed.
+        self.confirmed: set[str] = set()
+        #: tokens the fleet holds for this node that no local row showed: looked into next tick.
+        self.suspects: set[str] = set()
+        self.last_round = float("-inf")
+        self.reachable: bool | None = None
+        self.idle_since = lease_clock()
+        #: ledger rows written while the allocator lock was busy, to append once it is had.
+        self.pending: list[tuple[Holder, str]] = []
+
+    def run(self) -> None:
+        self.log(f"keeper {os.getpid()} keeps this host's names in the fleet "
+                 f"{self.fleet.config.shown} (lease {self.timing.lease} s)")
+        while True:
+            began = lease_clock()
+            try:
+                if not self.tick():
+                    break
+            except Exception:
+                from codename_shell.crashlog import log_exception
+
+                self.log(f"a tick failed; details in {log_exception()}")
+            time.sleep(max(0.0, self.timing.tick - (lease_clock() - began)))
+        self.log(f"keeper {os.getpid()} leaves")
+
+    # --- one tick ------------------------------------------------------------------------
+
+    def tick(self) -> bool:
+        """One look; False when the keeper should leave."""
+        from codename_shell import config
+        from codename_shell.fleet import node
+
+        if not self.same_fleet(config.load()):
+            return False
+        holders = self.local()
+        gone = self.gone(holders)
+        for t, h in holders.items():
+            if t not in self.sent and not node.is_qualified(h.name):
+                # Counted from when its claim sent the lease; with no note of that, as
+                # already ending until a round of ours confirms it (see guard).
+                sent = claim_sent(self.directory, h.pid, h.start)
+                self.sent[t] = float("-inf") if sent is None else sent
+        qualified = {t: h for t, h in holders.items() if node.is_qualified(h.name)}
+        now = lease_clock()
+        due = (now - self.last_round >= self.timing.renew_every or bool(gone)
+               or bool(qualified) or any(t not in self.confirmed for t in holders))
+        if due:
+            self.round(holders, gone)
+        self.guard(holders)
+        if holders or (self.suspects and self.reachable):
+            self.idle_since = lease_clock()
+        if lease_clock() - self.idle_since < self.timing.idle:
+            return True
+        self.log(f"nothing held here for {self.timing.idle:.0f} s")
+        return False
+
+    def same_fleet(self, now: Settings) -> bool:
+        """Whether [fleet] is still what this keeper keeps. A config.toml that cannot be read
+        for a moment (an editor mid-save) changes nothing; another fleet gets a keeper of its
+        own at once (started here, before this one leaves), which sets this host's names there."""
+        if now.fleet == self.settings.fleet or (now.fleet is None and now.warnings):
+            return True
+        if now.fleet is None:
+            self.log("[fleet] is gone from config.toml; names are this host's alone from now")
+            return False
+        from codename_shell.fleet import _spawn_keeper
+
+        self.log("the [fleet] settings changed; a keeper for the new ones takes over")
+        _spawn_keeper()  # it waits for this keeper's lock, which goes when this one leaves
+        return False
+
+    def local(self) -> dict[str, Holder]:
+        """This node's live holders by token: presence and ledger rows, checked in /proc."""
+        from codename_shell import liveness
+        from codename_shell.allocator import Survey
+
+        found: dict[str, Holder] = {}
+        for h in Survey([self.presence, self.ledger], self.settings.ttl).live:
+            if h.pid is None or not liveness.written_here(h):
+                continue
+            if liveness.status(h) != liveness.ALIVE:
+                continue
+            t = self.fleet.token(h)
+            if t in found and "presence" in found[t].sources:
+                continue  # mid-rename the presence file is ahead of the ledger
+            found[t] = h
+        return found
+
+    def gone(self, holders: dict[str, Holder]) -> list[str]:
+        """Tokens whose names go back: their process ended, or it holds no name here any more.
+
+        A process that lives but shows no row may be mid-claim (its name reserved in Redis,
+        its presence file not yet written): that is only decided under the allocator lock,
+        which every claim holds from its survey to its presence file.
+        """
+        from codename_shell.allocator import Lock
+        from codename_shell.errors import LockTimeout
+        from codename_shell.fleet import node
+
+        out: list[str] = []
+        alive: list[str] = []
+        for t in (set(self.sent) | self.suspects) - set(holders):
+            parsed = node.parse_token(t)
+            if parsed is None or parsed[0] != self.fleet.node:
+                self.drop(t)
+                continue
+            (alive if _runs(parsed[1], parsed[2]) else out).append(t)
+        if alive:
+            try:
+                with Lock(self.state_dir, timeout=self.timing.guard):
+                    self.flush_pending()
+                    again = self.local()
+                    out += [t for t in alive if t not in again]
+            except LockTimeout:
+                pass  # next tick
+        return out
+
+    def drop(self, t: str) -> None:
+        from codename_shell.fleet import node
+
+        self.sent.pop(t, None)
+        self.confirmed.discard(t)
+        self.suspects.discard(t)
+        parsed = node.parse_token(t)
+        if parsed is not None:
+            forget_claim(self.directory, parsed[1], parsed[2])
+
+    # --- talking to the fleet ------------------------------------------------------------
+
+    def round(self, holders: dict[str, Holder], gone: list[str]) -> bool:
+        """Plain names for host-qualified holders, then renew every plain lease and give back
+        the gone; False when the fleet did not answer in time."""
+        from codename_shell.errors import ConfigError
+        from codename_shell.fleet import node
+        from codename_shell.fleet.client import FleetError
+
+        deadline = time.monotonic() + self.timing.round_timeout
+        try:
+            for t, h in list(holders.items()):
+                if node.is_qualified(h.name):
+                    self.reclaim(deadline, t, holders, "the fleet answers again")
+            plain = [(t, h) for t, h in holders.items() if not node.is_qualified(h.name)]
+            sent = lease_clock()
+            verdicts, unknown = self.store.renew(
+                deadline, [(t, node.fold(h.name), h.to_row()) for t, h in plain], gone)
+        except (FleetError, ConfigError) as e:
+            self.store.close()
+            self.seen(False, str(e))
+            return False
+        self.seen(True)
+        self.last_round = sent
+        for t in gone:
+            self.drop(t)
+        lost = []
+        for (t, h), verdict in zip(plain, verdicts, strict=False):
+            if verdict in ("ok", "new"):
+                self.sent[t] = sent
+                if t not in self.confirmed:
+                    self.confirmed.add(t)
+                    forget_claim(self.directory, h.pid, h.start)  # its note is spent
+                if verdict == "new":
+                    self.log(f"{h.name}: set again in the fleet (it had lost the name's key: a "
+                             "restarted or emptied Redis)")
+            else:
+                self.sent[t] = float("-inf")  # the name is someone else's now
+                lost.append(t)
+        self.suspects = set(unknown)
+        self.sweep_notes(holders)
+        if lost:
+            self.reclaim_lost(lost, holders)
+        return True
+
+    def sweep_notes(self, holders: dict[str, Holder]) -> None:
+        """Claim notes of holders that ended before this keeper saw them."""
+        from codename_shell.fleet import node
+
+        try:
+            entries = os.listdir(self.directory)
+        except OSError:
+            return
+        for entry in entries:
+            parsed = node.parse_token(f"{self.fleet.node}/{entry}")
+            if parsed is None or node.token(self.fleet.node, parsed[1], parsed[2]) in holders:
+                continue
+            if not _runs(parsed[1], parsed[2]):
+                forget_claim(self.directory, parsed[1], parsed[2])
+
+    def reclaim_lost(self, lost: list[str], holders: dict[str, Holder]) -> None:
+        from codename_shell.errors import ConfigError
+        from codename_shell.fleet.client import FleetError
+
+        deadline = time.monotonic() + self.timing.round_timeout
+        for t in lost:
+            name = holders[t].name
+            try:
+                self.reclaim(deadline, t, holders, f"{name} was taken in the fleet while the "
+                                                   "fleet had lost this host's lease on it")
+            except (FleetError, ConfigError) as e:
+                self.store.close()
+                self.seen(False, str(e))
+                return  # guard() gives it a host-qualified name
+
+    def reclaim(self, deadline: float, t: str, holders: dict[str, Holder], reason: str) -> None:
+        """Reserve a plain fleet name for holder `t` (its own when the fleet still has it)."""
+        from codename_shell.fleet import node, row_tail
+
+        h = holders[t]
+        blocked = sorted({node.fold(node.base(o.name)) for u, o in holders.items() if u != t})
+        theme = h.theme if h.theme in self.settings.casts else self.settings.theme_in_force()[0]
+        cast = [(s, node.fold(s), f) for s, f in self.settings.cast(theme)]
+        sent = lease_clock()
+        verdict, name, full = self.store.claim(deadline, t, row_tail(h), blocked, cast)
+        if verdict != "ok":
+            return
+        if name != h.name:
+            renamed = self.rename(h, name, full, reason)
+            if renamed is None:
+                return  # released or renamed meanwhile: its fleet name goes back next tick
+            holders[t] = renamed
+        self.sent[t] = sent
+
+    def guard(self, holders: dict[str, Holder]) -> None:
+        """Host-qualified names for holders whose plain lease may end before the fleet answers."""
+        from codename_shell.fleet import node
+
+        now = lease_clock()
+        for t, h in list(holders.items()):
+            if node.is_qualified(h.name):
+                continue
+            if not self.timing.at_risk(self.sent.get(t, float("-inf")), now):
+                continue
+            name = node.qualify(h.name, self.fleet.node)
+            full = node.qualify(h.full, self.fleet.node)
+            renamed = self.rename(h, name, full, f"the fleet did not answer and the lease on "
+                                                  f"{h.name} could end; back to a plain name "
+                                                  "when it answers")
+            if renamed is not None:
+                holders[t] = renamed
+                self.sent.pop(t, None)
+                self.confirmed.discard(t)
+
+    def seen(self, reachable: bool, why: str = "") -> None:
+        from codename_shell.fleet import forget_failure, note_failure
+
+        if reachable:
+            forget_failure(self.directory)
+        else:
+            note_failure(self.directory, why)  # claims meanwhile need not wait for it
+        if reachable != self.reachable:
+            self.log("the fleet answers" if reachable else f"no fleet: {why}")
+        self.reachable = reachable
+
+    # --- changing a holder's name here ---------------------------------------------------
+
+    def rename(self, h: Holder, name: str, full: str, reason: str) -> Holder | None:
+        """Rewrite `h`'s presence file and ledger row with its new name; None when `h` no
+        longer holds its old name (released, or renamed by someone else meanwhile)."""
+        from codename_shell.allocator import Lock
+        from codename_shell.errors import LockTimeout
+        from codename_shell.holders import Holder as Row
+
+        new = Row.from_row(h.to_row(), "presence")
+        new.name, new.full = name, full
+        new.sources = list(h.sources)
+        try:
+            with Lock(self.state_dir, timeout=self.timing.guard * 0.8):
+                self.flush_pending()
+                if not self.still(h):
+                    return None
+                self.presence.record(new)
+                self.ledger.rename(new, reason)
+        except LockTimeout:
+            # The presence file is what the prompt shows and must change in time; the ledger
+            # row (an append, serialized by the lock) waits for the lock.
+            if not self.still(h):
+                return None
+            self.presence.record(new)
+            self.pending.append((new, reason))
+        self.log(f"{h.name} (pid {h.pid}) is now {name}: {reason}")
+        return new
+
+    def still(self, h: Holder) -> bool:
+        """Whether `h`'s presence file still names it (or is gone while its ledger row lives)."""
+        from codename_shell import fileio
+
+        try:
+            text = fileio.read_regular(self.presence.path_for(h), 1 << 16, nofollow=True)
+        except FileNotFoundError:
+            return "ledger" in h.sources
+        except OSError:
+            return False
+        first = text.decode("utf-8", "replace").split("\n", 1)[0]
+        return first.split("\t", 1)[0] == h.name
+
+    def flush_pending(self) -> None:
+        """Ledger rows that waited for the lock (held by the caller)."""
+        while self.pending:
+            holder, reason = self.pending.pop(0)
+            self.ledger.rename(holder, reason)
+
+    def log(self, message: str) -> None:
+        """One line in keeper.log in the state dir (never a password: URLs are `shown`)."""
+        path = os.path.join(self.state_dir, LOG_NAME)
+        try:
+            if os.path.getsize(path) > LOG_MAX:
+                os.replace(path, path + ".1")
+        except OSError:
+            pass
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, f"{stamp} {message}\n".encode("utf-8", "replace"))
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def _runs(pid: int, start: int | None) -> bool:
+    """Whether the process `pid` that started at `start` still runs (and is no zombie)."""
+    from codename_shell import liveness
+
+    try:
+        info = liveness.proc_info(pid)
+    except PermissionError:
+        return True  # cannot tell: keep its name
+    return info is not None and not info.zombie and (start is None or info.start == start)

@@ -1,0 +1,74 @@
+"""The fleet as a source: every host's holders in the shared Redis, each under a live lease.
+
+A fleet row is checked against /proc only on the host that wrote it (liveness.written_here:
+same hostname, kernel and pid namespace); elsewhere it is trusted while its lease lives, since
+its host's keeper renews the lease only while the holder runs. A claim does not list the
+fleet (its script reserves the name in Redis, where every host's names are): only `who`,
+`doctor` and the like turn `listing` on, and pay the round trip.
+"""
+
+from __future__ import annotations
+
+import time
+
+from codename_shell.holders import Holder, RowError
+from codename_shell.sources.base import Source
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from codename_shell.fleet import Fleet
+    from codename_shell.fleet.store import NodeRows
+
+LIST_BUDGET = 1.0  # seconds `who` or `doctor` wait for the fleet's listing
+
+
+class FleetSource(Source):
+    label = "fleet"
+    writable = False  # its rows are written by claims and the keeper, through the fleet
+
+    def __init__(self, fleet: Fleet) -> None:
+        super().__init__()
+        self.fleet = fleet
+        #: Whether `holders()` asks Redis (a claim leaves it off: see the module docstring).
+        self.listing = False
+        #: After a listing: the server's clock (ms) and every node with its rows.
+        self.server_ms = 0
+        self.nodes: list[NodeRows] = []
+        #: Why the fleet could not be listed, or "".
+        self.error = ""
+
+    def warn(self, message: str) -> None:
+        """One line for the user about the fleet (said once however often it happens)."""
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def holders(self) -> list[Holder]:
+        if not self.listing:
+            return []
+        from codename_shell.errors import ConfigError
+        from codename_shell.fleet.client import FleetError
+
+        self.error = ""
+        try:
+            self.server_ms, self.nodes = self.fleet.store.listing(time.monotonic() + LIST_BUDGET)
+        except (FleetError, ConfigError) as e:
+            self.fleet.store.close()
+            self.error = str(e)
+            self.warn(f"{e}; only this host's holders are shown")
+            return []
+        now = int(time.time())
+        found = []
+        for entry in self.nodes:
+            for value, _ttl in entry.rows:
+                _token, _, row = value.partition("\t")
+                try:
+                    h = Holder.from_row(row, self.label)
+                except RowError as e:
+                    self.warn(f"fleet: an unreadable row of node {entry.node} ({e}); skipped")
+                    continue
+                h.beat = now  # vouched for by its lease, which its keeper renews
+                found.append(h)
+        return found
+
+    def describe(self) -> str:
+        return f"fleet ({self.fleet.config.shown}, prefix {self.fleet.config.prefix!r})"

@@ -1,0 +1,252 @@
+"""Bugs planted one at a time, each of which the test suite must catch: a check on the tests.
+
+Each of these once passed the whole suite unnoticed. Kept here so that a change to the tests
+(or to the code the tests lean on) cannot quietly let one through again.
+
+Run by hand from the repository root, with the venv's Python (it needs pytest):
+
+    .venv/bin/python -m tests.mutants          # every mutant, each against its own tests
+    .venv/bin/python -m tests.mutants f g      # only mutants f and g
+    .venv/bin/python -m tests.mutants --all    # each mutant against the whole suite (slow)
+    .venv/bin/python -m tests.mutants --list   # what each mutant plants
+
+(`python tests/mutants.py …` works the same. tests/ has no __init__.py, on purpose: the test
+modules import conftest and helpers by name; `-m tests.mutants` finds it as a namespace
+package.) It is not collected by pytest (the name does not start with `test_`) and CI does
+not run it.
+
+How: the working tree (`git ls-files -co --exclude-standard`: committed and new files, not
+ignored ones) is copied to a temporary directory; the tests named for the mutant are first run
+there unchanged (they must pass, else nothing can be judged), then once per mutant on a fresh
+copy with one substitution applied. A mutant is *caught* when pytest reports a failed test,
+*missed* when every test passes, and an *error* when its anchor does not match the expected
+number of places (the code moved: update the anchor), the mutant does not compile, or pytest
+could not run (exit status other than 0 or 1).
+
+Exit status: 0 when every mutant was caught, 1 when one was missed, 2 when none was missed
+but one could not be judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTEST_TIMEOUT = 1800  # seconds for one pytest run; past it the mutant is an error
+
+
+@dataclass(frozen=True)
+class Mutant:
+    key: str
+    bug: str
+    path: str  # the file changed, relative to the repository root
+    pattern: str  # a regular expression; every match is replaced
+    replacement: str  # as for re.sub
+    tests: tuple[str, ...]  # pytest arguments: test files or node ids
+    places: int | None = 1  # how many matches the anchor must have (None: any number)
+
+
+MUTANTS = (
+    Mutant("a", "pid-namespace check removed from liveness",
+           "codename_shell/liveness.py",
+           r"holder\.ns == pid_namespace\(\)", "True",
+           ("tests/test_promises.py::test_a_holder_in_another_pid_namespace_keeps_its_name",
+            "tests/test_allocator.py")),
+    Mutant("b", "ledger archive never rotates to .2",
+           "codename_shell/sources/ledger.py",
+           r"os\.replace\(archive, [^)\n]*\)", "None",
+           ("tests/test_promises.py::test_the_ledger_history_rotates_to_a_second_archive",
+            "tests/test_sources.py")),
+    Mutant("c", "tty name always empty",
+           "codename_shell/liveness.py",
+           r"(def tty_name\(.*\).*:\n)", r'\1    return ""\n',
+           ("tests/test_promises.py::test_who_shows_a_terminal_s_tty", "tests/test_cli.py")),
+    Mutant("d", "overflow rounds 3+ ignore names already taken",
+           "codename_shell/casts.py",
+           r"if (.*\bcandidate\b.* not in taken:)", r"if round_ > 2 or \1",
+           ("tests/test_promises.py::test_overflow_names_stay_distinct_past_the_third_round",
+            "tests/test_allocator.py")),
+    Mutant("e", "rename without NAME hands back the same name",
+           "codename_shell/allocator.py",
+           r"avoid=mine\[0\]\.name", "avoid=None",
+           ("tests/test_promises.py::test_rename_without_a_name_gives_another_name",
+            "tests/test_shells.py::test_rename_updates_codename_in_place")),
+    Mutant("f", "allocator lock taken shared (LOCK_SH)",
+           "codename_shell/allocator.py",
+           r"fcntl\.LOCK_EX\b", "fcntl.LOCK_SH",
+           ("tests/test_promises.py::test_a_claim_never_shares_the_lock",
+            "tests/test_allocator.py"), places=None),
+    Mutant("g", "emptied presence file not counted as a release",
+           "codename_shell/sources/presence.py",
+           r"self\.released\.append\([^)\n]*\)", "pass",
+           ("tests/test_shells.py::test_exit_gives_the_name_back",
+            "tests/test_shells.py::test_a_hangup_gives_the_name_back",
+            "tests/test_shells.py::test_an_existing_exit_trap_still_runs_and_the_name_is_given_back")),
+)
+
+
+@dataclass
+class Outcome:
+    verdict: str  # caught, missed, error
+    detail: str
+    seconds: float
+
+
+def working_tree(repo: Path) -> list[str]:
+    """The files of the working tree that git would not ignore, as paths relative to `repo`."""
+    out = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=repo,
+                         capture_output=True, check=True).stdout
+    return sorted({p for p in out.decode().split("\0") if p})
+
+
+def copy_tree(repo: Path, files: list[str], into: Path) -> None:
+    for rel in files:
+        src = repo / rel
+        if not src.is_file() and not src.is_symlink():
+            continue  # deleted in the working tree, or a submodule
+        dst = into / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def plant(tree: Path, mutant: Mutant) -> str | None:
+    """Apply `mutant` in `tree`; None when done, else why it could not be.
+
+    An anchor that matches more or fewer places than expected means the code moved: the
+    substitution might now change a message instead of the check, and a mutant "missed" for
+    that reason would say nothing about the tests.
+    """
+    target = tree / mutant.path
+    try:
+        text = target.read_text()
+    except FileNotFoundError:
+        return f"{mutant.path} does not exist"
+    changed, count = re.subn(mutant.pattern, mutant.replacement, text)
+    if count == 0 or (mutant.places is not None and count != mutant.places):
+        wanted = "at least 1" if mutant.places is None else str(mutant.places)
+        return (f"anchor /{mutant.pattern}/ matched {count} places in {mutant.path}, "
+                f"not {wanted}: the code moved; update the anchor")
+    if target.suffix == ".py":
+        try:
+            compile(changed, str(target), "exec")
+        except SyntaxError as e:  # every test would fail, and "caught" would mean nothing
+            return f"the mutant does not compile: {e}"
+    target.write_text(changed)
+    return None
+
+
+def pytest(tree: Path, args: list[str]) -> tuple[int, str]:
+    """Run pytest in `tree` so that every process, the tests' subprocesses and shells
+    included, imports codename from the copy (conftest points PYTHONPATH at its repo)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                            *args], cwd=tree, env=env, capture_output=True, text=True,
+                           timeout=PYTEST_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return -1, f"pytest ran longer than {PYTEST_TIMEOUT} s"
+    return r.returncode, r.stdout + r.stderr
+
+
+def failed_tests(output: str) -> str:
+    """The tests pytest reported failing, from its short summary."""
+    failed = [line.split()[1] for line in output.splitlines()
+              if line.startswith(("FAILED ", "ERROR ")) and len(line.split()) > 1]
+    return ", ".join(failed) or "(see pytest's output)"
+
+
+def last_lines(output: str, n: int = 15) -> str:
+    return "\n".join("    " + line for line in output.rstrip().splitlines()[-n:])
+
+
+def judge(repo: Path, files: list[str], mutant: Mutant, args: list[str]) -> Outcome:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"codename-mutant-{mutant.key}-") as tmp:
+        tree = Path(tmp)
+        copy_tree(repo, files, tree)
+        problem = plant(tree, mutant)
+        if problem:
+            return Outcome("error", problem, time.monotonic() - started)
+        code, output = pytest(tree, args)
+    seconds = time.monotonic() - started
+    if code == 1:
+        return Outcome("caught", f"by {failed_tests(output)}", seconds)
+    if code == 0:
+        return Outcome("missed", "every test passed", seconds)
+    return Outcome("error", f"pytest exited {code}:\n{last_lines(output)}", seconds)
+
+
+def baseline(repo: Path, files: list[str], args: list[str]) -> tuple[bool, str, float]:
+    """Whether the chosen tests pass on an unchanged copy: otherwise `caught` means nothing."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="codename-mutant-baseline-") as tmp:
+        tree = Path(tmp)
+        copy_tree(repo, files, tree)
+        code, output = pytest(tree, args)
+    return code == 0, output, time.monotonic() - started
+
+
+def tests_for(mutants: list[Mutant], whole_suite: bool) -> list[str]:
+    if whole_suite:
+        return ["tests"]
+    return list(dict.fromkeys(t for m in mutants for t in m.tests))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutants",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("keys", nargs="*", metavar="MUTANT", help="only these (default: all)")
+    parser.add_argument("--all", action="store_true", help="run the whole suite per mutant")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip checking that the tests pass without any mutant")
+    ns = parser.parse_args(argv)
+
+    known = {m.key: m for m in MUTANTS}
+    unknown = [k for k in ns.keys if k not in known]
+    if unknown:
+        parser.error(f"unknown mutant {', '.join(unknown)}; known: {', '.join(known)}")
+    chosen = [known[k] for k in ns.keys] if ns.keys else list(MUTANTS)
+    if ns.list:
+        for m in chosen:
+            print(f"{m.key}  {m.bug}\n   {m.path}: /{m.pattern}/ -> {m.replacement!r}\n"
+                  f"   tests: {' '.join(m.tests)}")
+        return 0
+
+    started = time.monotonic()
+    files = working_tree(REPO)
+    if not ns.no_baseline:
+        ok, output, seconds = baseline(REPO, files, tests_for(chosen, ns.all))
+        print(f"baseline   {'passed' if ok else 'FAILED'} ({seconds:.0f} s)", flush=True)
+        if not ok:
+            print("the tests fail without any mutant, so no mutant can be judged:\n"
+                  + last_lines(output, 30))
+            return 2
+
+    outcomes: dict[str, Outcome] = {}
+    for m in chosen:
+        outcome = judge(REPO, files, m, tests_for([m], ns.all))
+        outcomes[m.key] = outcome
+        print(f"{outcome.verdict:<8} {m.key}  {m.bug} ({outcome.seconds:.0f} s)\n"
+              f"           {outcome.detail}", flush=True)
+
+    verdicts = [o.verdict for o in outcomes.values()]
+    print(f"{verdicts.count('caught')} caught, {verdicts.count('missed')} missed, "
+          f"{verdicts.count('error')} errors, of {len(verdicts)} mutants "
+          f"in {time.monotonic() - started:.0f} s")
+    if "missed" in verdicts:
+        return 1
+    return 2 if "error" in verdicts else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
