@@ -388,6 +388,9 @@ case $method in
         pipx_venvs=$(pipx environment --value PIPX_LOCAL_VENVS 2>/dev/null </dev/null) || pipx_venvs=''
         if [ -x "$pipx_venvs/$PACKAGE/bin/python" ]; then
             rc_python=$pipx_venvs/$PACKAGE/bin/python
+            # codename's launcher over pipx's wrapper (see below). `pipx reinstall` and
+            # `pipx upgrade` put the wrapper back: shells then start ~1 ms slower until this
+            # script runs again (README, Startup speed).
             "$rc_python" -m codename_shell.launcher "$pipx_venvs/$PACKAGE/bin/codename" </dev/null ||
                 die "could not write the launcher in $(pretty "$pipx_venvs/$PACKAGE/bin")"
         fi
@@ -407,7 +410,8 @@ case $method in
         # shellcheck disable=SC2086 # CODENAME_PIP_ARGS holds several words on purpose
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pip_args "$source" \
             </dev/null || die "pip install failed (see above)"
-        # pip's wrapper imports `re` at every shell start; codename's own launcher does not.
+        # pip's wrapper starts Python with `site`, which reads every .pth file of the venv at
+        # every shell start; codename's launcher skips it for `init` (codename_shell/launcher.py).
         "$venv/bin/python" -m codename_shell.launcher "$venv/bin/codename" </dev/null ||
             die "could not write the launcher $(pretty "$venv/bin/codename")"
         launcher=$bin_dir/codename

@@ -40,7 +40,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 # pip's own script maker, run by the interpreter under test: the wrapper exactly as this pip
-# writes it for an entry point (pip ≥ 25 no longer imports `re` in it).
+# writes it for an entry point (the current pip no longer imports `re` in it).
 PIP_MAKER = """import sys
 from pip._internal.operations.install.wheel import PipScriptMaker
 maker = PipScriptMaker(None, sys.argv[1])

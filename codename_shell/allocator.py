@@ -20,6 +20,8 @@ from codename_shell.sources import LedgerSource, PresenceSource, Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from codename_shell.config import Settings
     from codename_shell.fleet import Fleet
     from codename_shell.sources.roster import RosterSource
@@ -231,6 +233,8 @@ class Allocator:
         _check_wanted(name)
         self._prepare()
         self._load_rosters()
+        if self.fleet is not None:
+            self.fleet.prepare()  # its password file and DNS, bounded, before the lock
         return me
 
     def _load_rosters(self) -> None:
@@ -243,7 +247,25 @@ class Allocator:
     def _reaped_survey(self) -> Survey:
         survey = self.survey()
         self._reap(survey)
+        self._restore_presence(survey)
         return survey
+
+    def _restore_presence(self, survey: Survey) -> None:
+        """Put back the presence files a wiped runtime dir took from live holders of this host.
+
+        A prompt shows what its presence file says; once a claim has made the runtime dir
+        again, a missing file reads as "released", and that terminal would drop a name the
+        ledger still holds for it. Only rows this host can check are restored: they are live
+        because their very process runs.
+        """
+        for h in survey.live:
+            if "ledger" in h.sources and "presence" not in h.sources and h.start is not None \
+                    and liveness.written_here(h):
+                try:
+                    self.presence.record(h)
+                    h.sources.append("presence")
+                except OSError:
+                    pass  # a full disk: the ledger row still holds the name
 
     def _assign(self, survey: Survey, me: Holder, kind: str, name: str | None, *,
                 replacing: list[Holder], avoid: str | None = None) -> Holder:
@@ -266,7 +288,14 @@ class Allocator:
         holder = Holder(short, full=full, kind=kind, pid=me.pid, start=me.start, boot=me.boot,
                         host=me.host, ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr,
                         theme=theme, machine=me.machine)
-        self._record(holder, released=replacing)
+        try:
+            self._record(holder, released=replacing)
+        except BaseException:
+            if self.fleet is not None:  # not recorded: the new name goes back, the old stays
+                self.fleet.settle(replacing, recorded=False)
+            raise
+        if self.fleet is not None:  # recorded: only now does the old name go back
+            self.fleet.settle(replacing, recorded=True)
         self.ledger.compact_if_needed()  # never fails the claim: a full disk defers it
         holder.sources = ["presence", "ledger"]
         return holder
@@ -382,17 +411,8 @@ class Allocator:
         """
         released = released or []
         rows = [("released", old) for old in released if "ledger" in old.sources]
-        tmp = self.presence.stage(holder)
-        try:
-            mark = self.ledger.append([*rows, (event, holder)])
-            try:
-                self.presence.commit(tmp, holder)
-            except BaseException:
-                self.ledger.undo(mark)
-                raise
-        except BaseException:
-            fileio.discard(tmp)
-            raise
+        record_rows(self.presence, self.ledger, holder,
+                    lambda: self.ledger.append([*rows, (event, holder)]))
         for old in released:
             if "presence" in old.sources and \
                     self.presence.path_for(old) != self.presence.path_for(holder):
@@ -415,6 +435,24 @@ class Allocator:
             if mark is not None:
                 self.ledger.undo(mark)
             raise
+
+
+def record_rows(presence: PresenceSource, ledger: LedgerSource, holder: Holder,
+                append: Callable[[], int]) -> None:
+    """`holder`'s presence file and the ledger rows `append` writes, both or neither (see
+    `Allocator._record`); `append` returns the ledger's size before its rows. The fleet's
+    keeper renames with it too."""
+    tmp = presence.stage(holder)
+    try:
+        mark = append()
+        try:
+            presence.commit(tmp, holder)
+        except BaseException:
+            ledger.undo(mark)
+            raise
+    except BaseException:
+        fileio.discard(tmp)
+        raise
 
 
 class _Recording:

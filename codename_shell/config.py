@@ -2,9 +2,11 @@
 
 Parsing TOML costs about as much as starting Python, and this runs at every shell start, so
 the parsed and validated result (built-in casts included) is kept with `marshal` in the state
-dir, keyed by config.toml's very bytes (a small file; mtimes are too coarse to tell two quick
-edits apart) and the built-in casts' size and mtime. Any edit to config.toml changes the key:
-it takes effect at the next new terminal. Config is data, never code: nothing in it is evaluated.
+dir, keyed by a digest of config.toml's bytes (mtimes are too coarse to tell two quick edits
+apart) and the built-in casts' size and mtime. Any edit to config.toml changes the key: it
+takes effect at the next new terminal. The cache holds no secret: of the fleet url (which may
+hold a password) it keeps where it stands in config.toml, and reads it from there (see
+`_hide_secret`). Config is data, never code: nothing in it is evaluated.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 DEFAULT_TTL = 600
 CONFIG_MAX = 1 << 20  # bytes of config.toml read at most; past it, the defaults
 # 3: relative roster paths are resolved beside config.toml; 4: [notes]; 5: [fleet];
-# 6: unknown keys in [themes.*], their entries and [[rosters]] warn
-_CACHE_FORMAT = 6
+# 6: unknown keys in [themes.*], their entries and [[rosters]] warn; 7: keyed by a digest,
+# and no fleet password in it
+_CACHE_FORMAT = 7
 
 
 class Settings:
@@ -89,16 +92,49 @@ def load() -> Settings:
         # Never a FIFO or a symlink: the cache is read at every shell start.
         cached = marshal.loads(fileio.read_regular(cache, CONFIG_MAX * 4, nofollow=True))
         if isinstance(cached, dict) and cached.get("key") == key:
-            return Settings(cached["data"])
-    except (OSError, EOFError, ValueError, TypeError, KeyError):
+            return Settings(_show_secret(cached["data"], content))
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
         pass
     data = _parse(path, content)
+    kept = _hide_secret(data, content)
     try:
-        paths.ensure_private_dir(paths.state_dir())
-        fileio.write_atomic(cache, marshal.dumps({"key": key, "data": data}))
+        if kept is not None:  # None: a secret that cannot be kept out of it: no cache
+            paths.ensure_private_dir(paths.state_dir())
+            fileio.write_atomic(cache, marshal.dumps({"key": key, "data": kept}))
     except (OSError, CodenameError):
         pass  # a cache we cannot write costs speed, not correctness
     return Settings(data)
+
+
+def _hide_secret(data: dict[str, Any], content: bytes | OSError | None) -> dict[str, Any] | None:
+    """`data` as the cache keeps it: the fleet url (which may hold the password) cut out,
+    with where it stands in config.toml's bytes, to be read back from there (`_show_secret`);
+    the key's digest vouches that those bytes are the same. None when the url is not in the
+    bytes as written (a TOML escape inside it) and might hold a password: such a config is
+    not cached."""
+    fleet = data.get("fleet")
+    if not isinstance(fleet, dict) or not fleet.get("url") or not isinstance(content, bytes):
+        return data
+    url: str = fleet["url"]
+    raw = url.encode("utf-8")
+    at = content.find(raw)
+    if at < 0:
+        # Only `user:password@`, `password=` or a %-escape of one can hold a password.
+        return None if any(c in url for c in "@%") or "password" in url else data
+    return {**data, "fleet": {**fleet, "url": None, "url_at": (at, at + len(raw))}}
+
+
+def _show_secret(data: dict[str, Any], content: bytes | OSError | None) -> dict[str, Any]:
+    """`_hide_secret` undone, from config.toml's bytes (already read for the key)."""
+    fleet = data.get("fleet")
+    if not isinstance(fleet, dict) or "url_at" not in fleet:
+        return data
+    if not isinstance(content, bytes):  # cannot be: the key holds the digest of bytes
+        raise ValueError("no bytes to read the url from")
+    start, end = fleet["url_at"]
+    url = content[start:end].decode("utf-8")
+    shown = {k: v for k, v in fleet.items() if k != "url_at"}
+    return {**data, "fleet": {**shown, "url": url}}
 
 
 class _Refused(PermissionError):
@@ -124,7 +160,7 @@ def _read_bytes(path: str) -> bytes | OSError | None:
 
 def _cache_key(path: str, content: bytes | OSError | None) -> tuple[object, ...]:
     stamps: list[object] = [_CACHE_FORMAT, __version__, path,
-                            str(content) if isinstance(content, OSError) else content]
+                            str(content) if isinstance(content, OSError) else _digest(content)]
     for p in casts.builtin_files():
         try:
             st = os.stat(p)
@@ -132,6 +168,26 @@ def _cache_key(path: str, content: bytes | OSError | None) -> tuple[object, ...]
         except OSError:
             stamps.append((p, None))
     return tuple(stamps)
+
+
+def _digest(content: bytes | None) -> bytes | None:
+    """A BLAKE2b digest of config.toml's bytes, for the cache's key: the bytes themselves
+    would put the fleet's password in the cache.
+
+    Why BLAKE2b from `_blake2`: it is what hashlib.blake2b is, without hashlib's import of
+    OpenSSL (measured: `import hashlib` 2.2 ms, `import _blake2` 0.12 ms, `import zlib`
+    0.28 ms, at every shell start). A cryptographic digest, so no edit can leave the key as
+    it was; zlib.crc32 with size, mtime_ns and inode would be as cheap, but a same-size edit
+    within one mtime tick (a coarse filesystem) would then rest on 32 bits of CRC."""
+    if content is None:
+        return None
+    try:
+        import _blake2
+    except ImportError:  # a Python built without it
+        import hashlib
+
+        return hashlib.sha256(content).digest()
+    return _blake2.blake2b(content).digest()
 
 
 def _parse(path: str, content: bytes | OSError | None) -> dict[str, Any]:

@@ -266,8 +266,14 @@ def hook_code(shell: str) -> str:
     _make_scratch(f"{presence}.seen")  # fish too: see shell/codename.fish, __codename_unchanged
     if shell != "fish":  # fish captures output without a file
         _make_scratch(f"{presence}.exit")
-    code = _render(shell, settings, holder.name, holder.full, ident, presence=presence,
-                   owner=True)
+    try:
+        code = _render(shell, settings, holder.name, holder.full, ident, presence=presence,
+                       owner=True)
+    except BaseException:
+        # No hook means no prompt and no exit hook to give the name back: a shell that starts
+        # without a name must not hold one (`who` would list it until it exits).
+        allocator.release(pid)
+        raise
     _warn(settings.warnings + [p for s in allocator.sources
                                if s.label.startswith(("roster:", "fleet")) for p in s.problems])
     return code

@@ -233,29 +233,40 @@ __codename_title() {
   return 0
 }
 
-# Most draws have nothing to follow: the presence file is older than this shell's last read
-# of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
-# it), and PROMPT and what decides the decoration are as the last draw left them. Such a draw
-# costs one test (three stats, no read) and the title (bench/README.md, the prompt figures).
+# The presence file is read again only when it is not older than this shell's last read of
+# it (whoever rewrites it sets its mtime to the time it is in place; a release removes it):
+# most draws cost three stats instead of a read (bench/README.md, the prompt figures).
 __codename_precmd() {
   emulate -L zsh
-  local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
-  state+="|${options[prompt_subst]}"
-  if [[ -f $__codename_presence && $__codename_seen -nt $__codename_presence &&
-      $PROMPT == "${__codename_prompt_set-}" && $state == "${__codename_state-}" ]]; then
-    __codename_title
-    return 0
+  if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ]]; then
+    __codename_sync
   fi
-  __codename_sync
   (( ${+functions[p10k]} )) && __codename_p10k
-  # What decides the decoration; while neither it nor PROMPT changed, PROMPT is as we left it.
-  state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
-  state+="|${options[prompt_subst]}"
-  if [[ $PROMPT != "${__codename_prompt_set-}" || $state != "${__codename_state-}" ]]; then
-    __codename_decorate
-    typeset -g __codename_prompt_set=$PROMPT __codename_state=$state
-  fi
+  # A prompt theme may build PROMPT anew in a precmd function of its own (promptinit's
+  # `prompt adam1`, Debian's suggestion for new users): the prefix goes in after it.
+  [[ ${precmd_functions[-1]-} == __codename_precmd_last ]] ||
+    precmd_functions=(${precmd_functions:#__codename_precmd_last} __codename_precmd_last)
   __codename_title
+  return 0
+}
+
+# Last of the precmd functions: the prefix, when what decides it or PROMPT changed since it
+# was put in. A theme that builds PROMPT at each precmd mostly builds the same one: that one
+# gets the decoration it got last time, without working it out again (~150 µs a draw).
+__codename_precmd_last() {
+  emulate -L zsh
+  local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
+  state+="|${options[prompt_subst]}|${+functions[p10k]}"
+  if [[ $state == "${__codename_state-}" ]]; then
+    [[ $PROMPT == "${__codename_prompt_set-}" ]] && return 0
+    if [[ $PROMPT == "${__codename_prompt_built-}" ]]; then
+      PROMPT=$__codename_prompt_set
+      return 0
+    fi
+  fi
+  typeset -g __codename_prompt_built=$PROMPT
+  __codename_decorate
+  typeset -g __codename_prompt_set=$PROMPT __codename_state=$state
   return 0
 }
 
@@ -290,7 +301,8 @@ __codename_install() {
   # add-zsh-hook adds a function once, however often the rc file is sourced. Ours goes first,
   # so the title functions it wraps are wrapped before they run.
   add-zsh-hook precmd __codename_precmd
-  precmd_functions=(__codename_precmd ${precmd_functions:#__codename_precmd})
+  precmd_functions=(__codename_precmd ${precmd_functions:#__codename_precmd(|_last)}
+    __codename_precmd_last)
   if [[ $__codename_owner == 1 ]]; then
     add-zsh-hook zshexit __codename_zshexit
   fi

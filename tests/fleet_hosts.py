@@ -135,7 +135,9 @@ class RedisServer:
 class Link:
     """A TCP proxy from one host to Redis. `cut()`: nothing more gets through either way
     (connections are still accepted, answers never come), as when this host alone is cut
-    off; `heal()`: the stalled connections are dropped and new ones get through again."""
+    off; `garble(reply)`: whatever the host sends is answered with `reply` (a middlebox or
+    an HTTP server answering in Redis's place); `heal()`: the stalled connections are
+    dropped and new ones get through again."""
 
     def __init__(self, target_port: int) -> None:
         self.target = target_port
@@ -145,6 +147,7 @@ class Link:
         self.listener.listen(64)
         self.port: int = self.listener.getsockname()[1]
         self._cut = threading.Event()
+        self._garbage: bytes | None = None
         self._closed = threading.Event()
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -153,12 +156,16 @@ class Link:
     def cut(self) -> None:
         self._cut.set()
 
+    def garble(self, reply: bytes) -> None:
+        self._garbage = reply
+
     def heal(self) -> None:
         with self._lock:
             stalled, self._socks = self._socks, []
         for s in stalled:
             _close(s)
         self._cut.clear()
+        self._garbage = None
 
     def close(self) -> None:
         self._closed.set()
@@ -197,6 +204,11 @@ class Link:
                     if not data or self._cut.is_set():
                         if not data:
                             return
+                        continue
+                    garbage = self._garbage
+                    if garbage is not None:
+                        if s is client:  # answered here; Redis's own answers are dropped
+                            client.sendall(garbage)
                         continue
                     pair[s].sendall(data)
         except (OSError, ValueError):  # closed by heal() meanwhile
@@ -363,3 +375,52 @@ def reap_keepers(marker: Path) -> None:
                 os.kill(int(d.name), signal.SIGKILL)
         except OSError:
             pass
+
+
+class NotRedis:
+    """A TCP server that is not Redis: it answers whatever a client sends with `reply`, then
+    `stream` bytes more (a reply announcing a huge string, say), and keeps the connection."""
+
+    def __init__(self, reply: bytes, stream: int = 0) -> None:
+        self.reply = reply
+        self.stream = stream
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port: int = self.listener.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def close(self) -> None:
+        self._closed.set()
+        _close(self.listener)
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        chunk = b"a" * (1 << 20)
+        try:
+            client.settimeout(30)
+            if not client.recv(65536):
+                return
+            client.sendall(self.reply)
+            left = self.stream
+            while left > 0 and not self._closed.is_set():
+                client.sendall(chunk[:left])
+                left -= len(chunk)
+            while not self._closed.is_set() and client.recv(65536):
+                client.sendall(self.reply)
+        except OSError:
+            pass
+        finally:
+            _close(client)

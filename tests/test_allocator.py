@@ -205,10 +205,14 @@ def test_a_wiped_runtime_dir_loses_no_live_holder(world: World) -> None:
     holder = world.sleeper()
     assert world.claim(holder.pid) == "Michael"
     shutil.rmtree(world.presence_dir)
-
-    assert world.claim(world.sleeper().pid) == "Dwight"
     michael = names_held(world)["Michael"]
     assert [(r["pid"], r["sources"]) for r in michael] == [(holder.pid, ["ledger"])]
+
+    assert world.claim(world.sleeper().pid) == "Dwight"
+    # That claim made the runtime dir again and put the live holder's presence file back (a
+    # prompt reads its name there), from the ledger row that kept it alive.
+    michael = names_held(world)["Michael"]
+    assert [(r["pid"], r["sources"]) for r in michael] == [(holder.pid, ["presence", "ledger"])]
 
 
 def test_a_holder_whose_presence_file_vanished_gets_its_name_back_and_the_file_restored(

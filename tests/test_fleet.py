@@ -336,7 +336,12 @@ def test_redis_restarted_empty_loses_no_live_holder(hosts: MakeHost, redis: Redi
 
 def test_a_name_taken_while_redis_was_empty_gets_its_holder_a_new_one(
         hosts: MakeHost, redis: RedisServer) -> None:
-    a, b = hosts("alpha"), hosts("bravo")
+    # A lease long enough that alpha's keeper, stopped through the restart and bravo's claim
+    # (a few seconds on a loaded machine), still holds Michael's lease when it resumes: it
+    # then finds Michael taken (rather than first qualifying it, as it must when the lease
+    # may have ended).
+    lease = 8
+    a, b = hosts("alpha", lease=lease), hosts("bravo", lease=lease)
     pa = a.holder()
     assert a.claim(pa) == "Michael"
     keepers = wait_for(a.keeper_pids, "alpha's keeper", 20)
@@ -350,7 +355,7 @@ def test_a_name_taken_while_redis_was_empty_gets_its_holder_a_new_one(
             os.kill(pid, signal.SIGCONT)
     wait_for(lambda: a.shown([pa]).get(pa) not in (None, "Michael")
              and "@" not in a.shown([pa])[pa],
-             "alpha's holder to get another plain name", 10 * LEASE)
+             "alpha's holder to get another plain name", 5 * lease)
     log = json.loads(a.codename("log", "--json").stdout)
     renamed = [e for e in log if e["event"] == "renamed"]
     assert renamed and "taken" in renamed[-1]["reason"], log
@@ -420,12 +425,10 @@ def test_the_password_never_appears_in_any_output(tmp_path: Path,
                 time.sleep(LEASE)  # the keeper logs its lost link and renames
             finally:
                 locked_redis.resume()
-            # Every file codename wrote, but config.cache: its key is config.toml's very bytes,
-            # kept as privately as config.toml itself.
-            cache = host.state / "config.cache"
-            assert not cache.exists() or cache.stat().st_mode & 0o077 == 0
+            # Every file codename wrote, the config cache included (it holds no secret).
+            assert (host.state / "config.cache").is_file()
             seen += [p.read_text(errors="replace") for p in host.root.rglob("*")
-                     if p.is_file() and p not in (host.config_file, cache)]
+                     if p.is_file() and p != host.config_file]
             seen += [Path(f"/proc/{k}/cmdline").read_text(errors="replace")
                      for k in host.keeper_pids()]
         finally:
@@ -663,7 +666,7 @@ def test_the_script_digests_are_the_scripts_sha1() -> None:
 
     from codename_shell.fleet import scripts
 
-    for name in ("CLAIM", "RENEW", "LIST"):
+    for name in ("CLAIM", "SETTLE", "RENEW", "LIST"):
         source = getattr(scripts, name)
         assert getattr(scripts, f"{name}_SHA") == hashlib.sha1(source.encode()).hexdigest()
 
@@ -824,3 +827,412 @@ def test_a_tls_fleet(world: World, tmp_path: Path) -> None:
         reap_keepers(world.root)
         server.kill()
         server.wait()
+
+
+# --- hostile answers, full disks, slow DNS, odd files (the red team's findings) -------------
+
+GARBAGE = b"$<html>garbage</html>\r\n"  # not RESP2: neither codec can read it
+
+
+@pytest.mark.parametrize("codec", ["hiredis", "pure"])
+def test_an_answer_that_is_not_redis_still_moves_a_host_to_qualified_names(
+        hosts: MakeHost, links: Callable[[], Link], redis: RedisServer, codec: str) -> None:
+    # A middlebox answering in Redis's place made the keeper's tick die before its guard:
+    # alpha kept showing Michael after its lease ended and bravo got Michael too.
+    lease = 6
+    link = links()
+    a = hosts("alpha", url=redis.url(port=link.port), lease=lease)
+    b = hosts("bravo", lease=lease)
+    if codec == "pure":
+        a.env["CODENAME_FLEET_PURE_RESP"] = "1"
+    pa = a.holder()
+    assert a.claim(pa) == "Michael"
+    link.garble(GARBAGE)
+    wait_for(lambda: a.shown([pa]).get(pa, "").startswith("Michael@alpha~"),
+             "alpha's keeper to qualify Michael while Redis's answers are garbage", 3 * lease)
+    got: list[str] = []
+    deadline = time.monotonic() + 4 * lease
+    while "Michael" not in got and time.monotonic() < deadline:
+        got.append(b.claim(b.holder()))
+        assert plain(a.shown([pa]).values()) == set(), a.shown([pa])
+        time.sleep(0.5)
+    assert "Michael" in got, "the garbled host's lease never ended: the test proves nothing"
+    assert plain(a.shown([pa]).values()) == set()
+    link.heal()
+    wait_for(lambda: plain(a.shown([pa]).values()), "alpha's holder to get a plain name again",
+             5 * lease)
+    assert a.shown([pa])[pa] not in got, (a.shown([pa]), got)
+    assert not (a.state / "errors.log").exists(), (a.state / "errors.log").read_text()
+
+
+@pytest.mark.parametrize(("reply", "codec"), [(b"HTTP/1.1 400 Bad Request\r\n\r\n", "hiredis"),
+                                              (b"*1\r\n" * 200000 + b":1\r\n", "pure"),
+                                              (b"*1\r\n" * 200000 + b":1\r\n", "hiredis"),
+                                              (b"*1\r\n" * 900 + b":1\r\n", "hiredis")])
+def test_who_and_doctor_say_a_server_that_is_not_redis_cannot_be_reached(
+        world: World, reply: bytes, codec: str) -> None:
+    from fleet_hosts import NotRedis
+
+    server = NotRedis(reply)
+    env = {"CODENAME_FLEET_PURE_RESP": "1"} if codec == "pure" else {}
+    world.write_config(fleet_config(server.url()))
+    try:
+        who = world.run("who", env=env)
+        doctor = world.run("doctor", env=env)
+    finally:
+        server.close()
+        reap_keepers(world.root)
+    assert who.returncode == 0, who.stderr
+    assert "is not Redis" in who.stderr and "only this host's holders" in who.stderr
+    assert doctor.returncode == 1
+    assert "FAIL  fleet" in doctor.stdout and "is not Redis" in doctor.stdout, doctor.stdout
+    for r in (who, doctor):
+        assert "internal error" not in r.stdout + r.stderr
+        assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_a_reply_announcing_a_huge_string_costs_bounded_memory(world: World) -> None:
+    """A reply of 200 MB (announced, then sent) is given up on at MAX_REPLY (16 MiB): `who`
+    once grew to the size of whatever arrived within its second."""
+    import subprocess
+
+    from fleet_hosts import NotRedis
+
+    server = NotRedis(b"$200000000\r\n", stream=200_000_000)
+    world.write_config(fleet_config(server.url()))
+    try:
+        p = subprocess.Popen([sys.executable, "-m", "codename_shell", "who"], env=world.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=world.home)
+        assert p.stderr is not None
+        err = p.stderr.read()  # one line; then the process ends
+        _, status, usage = os.wait4(p.pid, 0)  # its own peak memory, which wait() drops
+        p.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        server.close()
+        reap_keepers(world.root)
+    assert usage.ru_maxrss < 100 * 1024, f"who grew to {usage.ru_maxrss // 1024} MiB"
+    assert p.returncode == 0 and b"is not Redis" in err, err
+
+
+def _tmpfs(where: Path) -> None:
+    """A 64 KiB tmpfs at `where` (so a test can fill it): root only."""
+    import subprocess
+
+    from fleet_hosts import require_root
+
+    require_root()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(where)],
+                   check=True, capture_output=True, timeout=30)
+
+
+def _unmount(where: Path) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
+
+
+def _fill(where: Path) -> Path:
+    """Fill the file system of `where` up; the file that did it (remove it to free it)."""
+    filler = where / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"x" * 512):
+            pass
+    except OSError:
+        pass  # full
+    finally:
+        os.close(fd)
+    return filler
+
+
+def _other_world(root: Path) -> World:
+    """A second user state (another node of the fleet, as another host is)."""
+    home = root / "other-home"
+    config, state, runtime = home / ".config", home / ".local" / "state", root / "other-run"
+    for d in (home, config, state, runtime):
+        d.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CONFIG_HOME": str(config),
+           "XDG_STATE_HOME": str(state), "XDG_RUNTIME_DIR": str(runtime), "LANG": "C.UTF-8",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return World(root, home, config, state, runtime, env)
+
+
+def test_a_name_that_cannot_be_recorded_here_is_never_freed_nor_kept_in_the_fleet(
+        world: World, redis: RedisServer) -> None:
+    # The fleet freed a rename's old name before the new one was written here: on a full
+    # disk the rename failed, this host still showed Michael, and another host got Michael.
+    world.write_config(fleet_config(redis.url(), lease=30))
+    _tmpfs(world.runtime)
+    other = _other_world(world.root)
+    other.write_config(fleet_config(redis.url(), lease=30))
+    try:
+        holder = world.sleeper()
+        assert world.claim(holder.pid) == "Michael"
+        filler = _fill(world.runtime)
+        r = world.run("rename", "--pid", str(holder.pid), "Jim")
+        assert r.returncode == 1 and "no space left" in r.stderr, r.stderr
+        assert set(redis.names().values()) == {"Michael"}  # kept, and Jim given back
+        # A first claim that cannot be recorded leaves no reservation behind either.
+        r = world.run("claim", "--pid", str(world.sleeper().pid))
+        assert r.returncode == 1 and "not recorded" in r.stderr, r.stderr
+        assert set(redis.names().values()) == {"Michael"}
+        assert other.claim(world.sleeper().pid) == "Dwight"
+        filler.unlink()
+        assert world.run("rename", "--pid", str(holder.pid), "Jim").stdout.strip() == "Jim"
+        wait_for(lambda: set(redis.names().values()) == {"Jim", "Dwight"},
+                 "the renamed holder's old name to go back", 10)
+    finally:
+        reap_keepers(world.root)
+        _unmount(world.runtime)
+
+
+def test_the_keeper_survives_a_full_disk_and_renames_once_there_is_room(
+        world: World, redis: RedisServer) -> None:
+    world.write_config(fleet_config(redis.url()))
+    _tmpfs(world.runtime)
+    keeper_log = world.state / "codename" / "keeper.log"
+    try:
+        holder = world.sleeper()
+        assert world.claim(holder.pid) == "Michael"
+        wait_for(lambda: keeper_log.exists(), "the keeper to start", 20)
+        filler = _fill(world.runtime)
+        redis.stop()  # the keeper must qualify Michael, and cannot write it yet
+        wait_for(lambda: any(said in keeper_log.read_text()
+                             for said in ("could not be renamed", "a tick failed")),
+                 "the keeper to try to qualify Michael on the full disk", 10 * LEASE)
+        time.sleep(LEASE)  # more ticks on the full disk
+        filler.unlink()
+
+        def shown() -> str:
+            rows = [p.read_text() for p in world.presence_dir.glob(f"{holder.pid}-*")
+                    if "." not in p.name]
+            return rows[0].split("\t", 1)[0] if rows else ""
+
+        wait_for(lambda: shown().startswith("Michael@"), "the qualified name once there is room",
+                 10 * LEASE)
+        log = keeper_log.read_text()
+        assert "a tick failed" not in log, log
+        assert not (world.state / "codename" / "errors.log").exists()
+        events = json.loads(world.run("log", "--json").stdout)
+        assert [e["name"] for e in events if e["event"] == "renamed"] == [shown()]
+    finally:
+        reap_keepers(world.root)
+        _unmount(world.runtime)
+
+
+def test_a_password_file_that_is_a_fifo_never_hangs_a_claim(world: World,
+                                                             locked_redis: RedisServer) -> None:
+    fifo = world.root / "fleet.secret"
+    os.mkfifo(fifo)
+    world.write_config(fleet_config(locked_redis.url(password=""),
+                                    extra=f'password_file = "{fifo}"\n'))
+    try:
+        # Bounded: before the fix the claim waited on the FIFO forever, holding the lock.
+        r = world.run("claim", "--pid", str(world.sleeper().pid), timeout=30)
+    finally:
+        reap_keepers(world.root)
+    assert r.returncode == 0 and "@" in r.stdout, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "password_file" in lines[0] and "FIFO" in lines[0], lines
+
+
+ROSTER_LINE = '{"name": "Michael", "kind": "job"}\n'
+
+
+def _roster(path: Path) -> str:
+    return f'[[rosters]]\npath = "{path}"\n'
+
+
+def test_a_roster_name_on_one_host_is_never_handed_out_on_another(
+        hosts: MakeHost, redis: RedisServer, tmp_path: Path) -> None:
+    roster = tmp_path / "alpha.roster"
+    roster.write_text(ROSTER_LINE)
+    a, b = hosts("alpha", extra=_roster(roster)), hosts("bravo")
+    assert a.claim(a.holder()) == "Dwight"  # its keeper now publishes the roster's Michael
+    wait_for(lambda: redis.names().get("codename:name:michael") == "Michael",
+             "alpha's keeper to publish its roster's Michael", 10 * LEASE)
+    assert b.claim(b.holder()) == "Jim"
+    michael = [r for r in b.who() if r["name"] == "Michael"]
+    assert [(r["host"], r["kind"]) for r in michael] == [("alpha", "job")], michael
+    for host in (a, b):
+        assert "DUPLICATE" not in host.codename("doctor").stdout
+    roster.write_text("")  # the launcher's job ended
+    wait_for(lambda: "codename:name:michael" not in redis.names(),
+             "the roster's dropped name to go back to the fleet", 10 * LEASE)
+    assert b.claim(b.holder()) == "Michael"
+
+
+def test_a_shared_roster_is_one_entry_and_a_real_duplicate_is_shown_not_renamed(
+        hosts: MakeHost, redis: RedisServer, tmp_path: Path) -> None:
+    shared = tmp_path / "shared.roster"  # one file both hosts read (a network share)
+    shared.write_text(ROSTER_LINE)
+    a, b = hosts("alpha", extra=_roster(shared)), hosts("bravo", extra=_roster(shared))
+    c = hosts("charlie")
+    pa, pb, pc = a.holder(), b.holder(), c.holder()
+    na, nb = claim_all([(a, pa), (b, pb)])
+    assert sorted([na, nb]) == ["Dwight", "Jim"]
+    wait_for(lambda: redis.cli("HLEN", "codename:vouch:michael").strip() == "2",
+             "both hosts to vouch for the shared roster's Michael", 10 * LEASE)
+    for host in (a, b):
+        assert "DUPLICATE" not in host.codename("doctor").stdout
+    assert [r["name"] for r in c.who()].count("Michael") == 1
+    assert c.claim(pc, "--name", "Pam") == "Pam"
+    # The roster's launcher hands out Pam, which charlie's terminal holds: a real duplicate.
+    shared.write_text(ROSTER_LINE + '{"name": "Pam"}\n')
+    wait_for(lambda: "DUPLICATE" in a.codename("doctor").stdout,
+             "doctor on alpha to show the roster's duplicate Pam", 10 * LEASE)
+    time.sleep(2 * LEASE)  # renewals meanwhile rename nobody
+    assert c.shown([pc]) == {pc: "Pam"}
+    assert a.shown([pa]) == {pa: na} and b.shown([pb]) == {pb: nb}
+    for host in (a, b, c):
+        log = json.loads(host.codename("log", "--json").stdout)
+        assert not [e for e in log if e["event"] == "renamed"], log
+    # alpha is gone: bravo still vouches, so Michael stays held.
+    a.vanish()
+    time.sleep(2 * LEASE)
+    assert redis.names().get("codename:name:michael") == "Michael"
+    assert c.claim(c.holder()) not in ("Michael", "Pam", nb)  # alpha's own name is free
+
+
+def _blackhole_dns() -> tuple[str, Callable[[], None]]:
+    """A DNS server that never answers, on port 53 of a loopback address of its own."""
+    import random
+    import socket as _s
+
+    address = f"127.{random.randrange(100, 250)}.{random.randrange(1, 250)}.53"
+    sock = _s.socket(_s.AF_INET, _s.SOCK_DGRAM)
+    sock.bind((address, 53))
+    tcp = _s.socket()
+    tcp.bind((address, 53))
+    tcp.listen(8)
+
+    def drop() -> None:
+        try:
+            while True:
+                sock.recvfrom(4096)
+        except OSError:
+            pass
+
+    threading.Thread(target=drop, daemon=True).start()
+    return address, lambda: (sock.close(), tcp.close())  # type: ignore[func-returns-value]
+
+
+def test_an_unresponsive_dns_server_holds_no_claim_nor_the_lock(
+        hosts: MakeHost, redis: RedisServer, tmp_path: Path) -> None:
+    from fleet_hosts import require_root
+
+    require_root()  # port 53, a mount namespace
+    address, stop = _blackhole_dns()
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(f"nameserver {address}\noptions timeout:30 attempts:1\n")
+    try:
+        a = hosts("alpha", url=f"redis://redis.fleet.example:{redis.port}/0")
+        r = a.run("mount", "--bind", str(resolv), "/etc/resolv.conf")
+        assert r.returncode == 0, r.stderr
+        pids = [a.holder() for _ in range(4)]
+        results: dict[int, object] = {}
+
+        def go(pid: int) -> None:
+            try:  # bounded: a lookup waited for (30 s here) outlasts it, and the lock's 2 s
+                results[pid] = a.codename("claim", "--pid", str(pid), timeout=20)
+            except BaseException as e:
+                results[pid] = e
+
+        threads = [threading.Thread(target=go, args=(p,)) for p in pids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        stop()
+    runs = list(results.values())
+    assert all(getattr(r, "returncode", None) == 0 for r in runs), runs
+    names = [r.stdout.strip() for r in runs]  # type: ignore[attr-defined]
+    assert len(folded(names)) == 4 and not plain(names), names
+    assert any("did not resolve" in r.stderr for r in runs), runs  # type: ignore[attr-defined]
+
+
+def test_a_host_name_is_resolved_and_kept_a_while(world: World, redis: RedisServer) -> None:
+    world.write_config(fleet_config(f"redis://localhost:{redis.port}/0"))
+    try:
+        assert world.claim(world.sleeper().pid) == "Michael"
+        kept = world.runtime / "codename-fleet" / "addresses"
+        assert kept.is_file() and "\tlocalhost\t" in kept.read_text()
+        assert world.claim(world.sleeper().pid) == "Dwight"
+    finally:
+        reap_keepers(world.root)
+
+
+def test_a_same_length_password_change_is_read_at_once(world: World,
+                                                       locked_redis: RedisServer) -> None:
+    # The config cache keeps where the password stands in config.toml, not the password: a
+    # password of the same length is still read from the file as it is now.
+    wrong = "x" * len(SECRET)
+    world.write_config(fleet_config(locked_redis.url(password=wrong))).chmod(0o600)
+    assert "refused the password" in world.run("doctor").stdout
+    world.write_config(fleet_config(locked_redis.url()))
+    for _ in range(2):  # parsed, then from the cache
+        r = world.run("doctor")
+        assert r.returncode == 0 and "round trip" in r.stdout, r.stdout
+    cache = (world.state / "codename" / "config.cache").read_bytes()
+    assert SECRET.encode() not in cache and wrong.encode() not in cache
+
+
+def test_doctor_shows_a_hostile_members_values_within_range(world: World,
+                                                            redis: RedisServer) -> None:
+    world.write_config(fleet_config(redis.url()))
+    try:
+        world.claim(world.sleeper().pid)
+        evil = "badbadbadbadbad1"
+        redis.cli("HSET", "codename:nodes", evil, "ev\x1b]0;pwned\x07il\t3000")
+        redis.cli("HSET", "codename:beats", evil, "-8204097937000")
+        redis.cli("SET", "codename:name:zed", f"{evil}/1-1\tZed\tkind=terminal\tpid=1\thost=evil",
+                  "PX", "60000")
+        redis.cli("HSET", f"codename:held:{evil}", f"{evil}/1-1", "zed")
+        r = world.run("doctor")
+        future = str(int(redis.cli("TIME").split()[0]) * 1000 + 10**12)
+        redis.cli("HSET", "codename:beats", evil, future)
+        r2 = world.run("doctor")
+    finally:
+        reap_keepers(world.root)
+    for out in (r.stdout, r2.stdout):
+        assert "renewed -" not in out and "\x1b" not in out, out
+        assert "1 name held" in out
+    assert "ev\\x1b]0;pwned\\x07il" in r.stdout
+
+
+def test_a_keeper_log_that_is_a_fifo_never_stops_the_keeper(world: World,
+                                                            redis: RedisServer) -> None:
+    state = world.state / "codename"
+    state.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(state / "keeper.log")
+    world.write_config(fleet_config(redis.url()))
+    holder = world.sleeper()
+    try:
+        assert world.claim(holder.pid) == "Michael"
+        redis.stop()
+
+        def shown() -> str:
+            rows = [p.read_text() for p in world.presence_dir.glob(f"{holder.pid}-*")
+                    if "." not in p.name]
+            return rows[0].split("\t", 1)[0] if rows else ""
+
+        wait_for(lambda: shown().startswith("Michael@"),
+                 "the keeper (not stuck opening its log) to qualify the name", 10 * LEASE)
+    finally:
+        reap_keepers(world.root)
+
+
+def test_a_name_with_an_at_sign_is_refused_in_a_fleet(world: World, redis: RedisServer) -> None:
+    world.write_config(fleet_config(redis.url()))
+    holder = world.sleeper()
+    try:
+        assert world.claim(holder.pid) == "Michael"
+        for args in (["rename", "--pid", str(holder.pid), "Pam@bravo~327b4a"],
+                     ["claim", "--pid", str(world.sleeper().pid), "--name", "Pam@bravo"]):
+            r = world.run(*args)
+            assert r.returncode == 1 and "'@'" in r.stderr, r.stderr
+        assert set(redis.names().values()) == {"Michael"}
+    finally:
+        reap_keepers(world.root)

@@ -45,8 +45,11 @@ def imports_of(path: Path, modules: set[str], name: str | None = None) -> set[st
         else:
             continue
         found |= {n for n in names if n in modules}
-    found.discard(name or module_name(path))
-    return found
+    me = name or module_name(path)
+    # A package and its own modules are one unit: a module taking a helper from its
+    # package's __init__ (`from codename_shell.fleet import lease_clock` in fleet/dns.py)
+    # is that unit's business, not one layer knowing another.
+    return {m for m in found if m != me and not me.startswith(m + ".")}
 
 
 def graph() -> dict[str, set[str]]:

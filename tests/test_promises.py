@@ -347,6 +347,10 @@ def test_an_internal_error_at_a_shell_start_goes_to_errors_log_and_one_line(
     logged = log.read_text()
     assert logged.startswith("Traceback") and "IsADirectoryError" in logged
     assert t.ask('"$CODENAME"') == ""
+    # A shell that starts without a name holds none: the claim made before the failure was
+    # given back, so no row lists this shell and the next claim gets the first name.
+    assert holders(world) == {}
+    assert claim_for_a_sleeper(world) == "Michael"
     assert t.run("echo still-works").count("still-works") == 2  # the echo and the output
     assert t.exit() == 0
 

@@ -711,6 +711,11 @@ def test_a_wiped_runtime_dir_is_not_a_release(
     assert name_of(t) == "Michael"
     assert holders(world) == {t.pid: "Michael"}
     assert claim_for_a_sleeper(world) == "Dwight"
+    # That claim made the runtime dir again: it put the live shell's presence file back too,
+    # so the next redraw still finds the name there (a missing file would read "released").
+    assert presence_file(world, ident_of(t)).read_text().startswith("Michael\t")
+    assert t.run("").endswith(shows("Michael"))
+    assert name_of(t) == "Michael"
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -941,3 +946,15 @@ def test_a_redraw_reads_the_presence_file_only_when_it_changed(
     reads = [line for line in trace.read_text().splitlines() if f'"{presence}"' in line]
     # Ten prompts and more were drawn: the file was read at the first and after the rename.
     assert 1 <= len(reads) <= 3, reads
+
+
+def test_a_zsh_theme_that_builds_its_prompt_at_each_precmd_still_shows_the_name(
+        world: World, terminal: OpenTerminal) -> None:
+    # promptinit's themes (`prompt adam1`, what Debian offers new zsh users) set PROMPT in a
+    # precmd function of their own, which ran after ours and threw the prefix away.
+    write_rc(world, "zsh", before=f"__theme() {{ PROMPT='{PROMPT}' }}\n"
+                                  "precmd_functions+=(__theme)\n")
+    t = terminal("zsh")
+    assert name_of(t) == "Michael"
+    assert t.run("").endswith(shows("Michael"))
+    assert t.run("").endswith(shows("Michael"))

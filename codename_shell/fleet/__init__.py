@@ -61,9 +61,39 @@ class Fleet:
         self.runtime_dir = runtime_dir
         self.dir = directory(runtime_dir)
         self.source: FleetSource = FleetSource(self)
+        #: Set by `prepare`: why the fleet cannot be used for this claim, and what is left of
+        #: CLAIM_BUDGET for it once the host name is resolved (None: not prepared).
+        self._unusable: FleetError | ConfigError | None = None
+        self._budget: float | None = None
+        #: What `pick` reserved in Redis and `settle` gives back: (token, folded new name,
+        #: folded name the token held before or "").
+        self._pending: tuple[str, str, str] | None = None
 
     def token(self, holder: Holder) -> str:
         return node.token(self.node, holder.pid, holder.start)
+
+    def prepare(self) -> None:
+        """Before the allocator's lock (a claim, a rename): read the password file and find
+        the host's addresses, so that nothing waits on a file or on DNS under the lock.
+
+        getaddrinfo has no time bound (an unresponsive DNS server holds it 10 s and more), so
+        it gets the claim's budget, CLAIM_BUDGET, and its answer is kept a short while
+        (dns.py); what is left of the budget is what the claim then waits for Redis.
+        """
+        from codename_shell.fleet import dns
+
+        began = time.monotonic()
+        self._unusable = None
+        try:
+            if recent_failure(self.dir):
+                return  # pick will not wait for the fleet anyway
+            target = self.config.target()
+            if target.scheme != "unix":
+                self.store.addresses = dns.addresses(self.dir, target, began + CLAIM_BUDGET)
+        except (FleetError, ConfigError) as e:
+            self._unusable = e
+        finally:
+            self._budget = max(0.0, CLAIM_BUDGET - (time.monotonic() - began))
 
     def pick(self, allocator: Allocator, me: Holder, theme: str, blocked: dict[str, Holder],
              wanted: str | None, kind: str) -> tuple[str, str]:
@@ -71,8 +101,15 @@ class Fleet:
 
         `blocked` are the names held on this host (the allocator's survey, under its lock).
         When the fleet cannot be reached within CLAIM_BUDGET, a host-qualified name picked
-        from the local survey instead, with one warning line.
+        from the local survey instead, with one warning line. The caller records the name on
+        this host, then calls `settle`: a name the holder had keeps its key until then.
         """
+        self._pending = None
+        if wanted is not None and "@" in wanted:
+            # `Pam@laptop~3f2a9c` is how a host-qualified name reads: taken as a plain name
+            # in Redis it could be another host's holder's, held there without Redis.
+            raise CodenameError(f"cannot use {wanted!r}: in a fleet, '@' is kept for "
+                                "host-qualified names")
         want = None
         if wanted is not None:
             short, full = allocator._pick(theme, blocked, wanted)  # refuses a local holder's
@@ -82,18 +119,28 @@ class Fleet:
         row = Holder("-", kind=kind, pid=me.pid, start=me.start, boot=me.boot, host=me.host,
                      ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr, theme=theme,
                      machine=me.machine)
+        if self._budget is None:
+            self.prepare()  # not called before the lock (a caller of its own): bounded all the same
+        budget, self._budget = self._budget or 0.0, None
         sent = lease_clock()
         self.store.lean = True
         failure = recent_failure(self.dir)
+        token = self.token(me)
         try:
             if failure:  # a burst of starts in an outage must not each wait, under the lock
                 raise FleetUnreachable(failure)
-            verdict, name, full = self.store.claim(time.monotonic() + CLAIM_BUDGET,
-                                                   self.token(me), row_tail(row), local, cast,
-                                                   want)
+            if self._unusable is not None:
+                raise self._unusable
+            verdict, name, full, before = self.store.claim(time.monotonic() + budget, token,
+                                                           row_tail(row), local, cast, want)
         except (FleetError, ConfigError) as e:
+            self.store.close()
             if not failure:
                 note_failure(self.dir, str(e))
+                if self.store.addresses is not None:
+                    from codename_shell.fleet import dns
+
+                    dns.forget(self.dir)  # the host may have moved: look it up again next time
             if wanted is not None:
                 raise CodenameError(f"cannot reserve {wanted} across the fleet: {e}") from None
             base = {node.base(n): h for n, h in blocked.items()}
@@ -103,12 +150,39 @@ class Fleet:
             self._after_claim(me, None)
             return name, node.qualify(full, self.node)
         finally:
-            self.store.close()
             self.store.lean = False
         if verdict == "held":
+            self.store.close()
             raise CodenameError(_held_by(wanted or "", name))
+        self._pending = (token, node.fold(name), before)
         self._after_claim(me, sent)
         return name, full
+
+    def settle(self, replacing: list[Holder], recorded: bool) -> None:
+        """After `pick`, once the allocator recorded the name on this host (`recorded`) or
+        failed to: the names the holder no longer shows go back to the fleet. Recorded: its
+        old names (`replacing`); not recorded (a full disk): the new one, and the old stays.
+
+        Best effort within CLAIM_BUDGET: what is not given back here lapses with its lease,
+        or the keeper's next renewal gives it back (see scripts.SETTLE).
+        """
+        pending, self._pending = self._pending, None
+        if pending is None:
+            self.store.close()
+            return
+        token, new, before = pending
+        olds = [node.fold(h.name) for h in replacing if not node.is_qualified(h.name)]
+        if recorded:
+            keep, drop = new, sorted({*olds, before} - {new, ""})
+        else:
+            keep, drop = (olds[0] if olds else ""), [new]
+        try:
+            if drop or not recorded:
+                self.store.settle(time.monotonic() + CLAIM_BUDGET, token, keep, drop)
+        except (FleetError, ConfigError):
+            pass
+        finally:
+            self.store.close()
 
     def kept(self, holder: Holder) -> None:
         """A holder asked again and keeps its name: its lease needs a keeper (one that died
@@ -142,13 +216,19 @@ def row_tail(holder: Holder) -> str:
 
 
 def _held_by(wanted: str, value: str) -> str:
-    _token, _, row = value.partition("\t")
+    from codename_shell.errors import printable
+
+    token, _, row = value.partition("\t")
+    if token.startswith("roster:"):
+        host = next((f[5:] for f in row.split("\t") if f.startswith("host=")), "")
+        return printable(f"{wanted} is held by an entry of a roster on host {host or '?'} "
+                         "(fleet); pick another name")
     try:
         h = Holder.from_row(row, "fleet")
     except RowError:
         return f"{wanted} is held in the fleet; pick another name"
-    return (f"{wanted} is held by pid {h.pid} on host {h.host} ({h.kind}, fleet); "
-            "pick another name")
+    return printable(f"{wanted} is held by pid {h.pid} on host {h.host} ({h.kind}, fleet); "
+                     "pick another name")
 
 
 # --- handing over to the keeper (on the claim's path, so here rather than in keeper.py) -------

@@ -8,7 +8,9 @@ itself uses) packs and parses it when it is installed (the `fleet` extra), and a
 pure-Python codec does when it is not, so the fleet works with a plain `pip install`.
 
 Every wait has a deadline (a `time.monotonic()` instant): a caller that may wait 0.5 s in all
-waits 0.5 s in all, whatever mix of connect, TLS handshake and replies that is.
+waits 0.5 s in all, whatever mix of DNS lookup, connect, TLS handshake and replies that is.
+Whatever answers is read as hostile (see the wire format below): bytes that are not a Redis
+reply are FleetUnreachable, like silence, never another exception.
 
 The password is never shown: `Target.shown` is the URL with it replaced by `***`, and no
 message built here holds anything else of the URL.
@@ -20,7 +22,7 @@ import _socket
 import os
 import time
 
-from codename_shell.errors import CodenameError, ConfigError
+from codename_shell.errors import CodenameError, ConfigError, printable
 
 DEFAULT_PORT = 6379
 
@@ -152,6 +154,16 @@ def _number(text: str, what: str) -> int:
 
 
 # --- the wire format ---------------------------------------------------------------------------
+#
+# What a server sends is read as hostile: a proxy, an HTTP server or a broken middlebox may
+# answer in its place. Whatever the bytes, reading them ends in a reply or in
+# FleetUnreachable (never another exception: the keeper must get to its guard, see keeper.py),
+# and costs bounded memory and stack: at most MAX_REPLY bytes buffered for one reply, and
+# arrays nested at most MAX_DEPTH deep (the fleet's own replies nest 3 deep).
+
+MAX_REPLY = 16 << 20  # bytes; a listing of 40,000 holders is about that
+MAX_DEPTH = 8
+
 
 def _pure_pack(args: tuple[object, ...]) -> bytes:
     """RESP2 for one command: an array of bulk strings."""
@@ -162,31 +174,44 @@ def _pure_pack(args: tuple[object, ...]) -> bytes:
     return b"".join(out)
 
 
+class BadReply(Exception):
+    """Bytes that are not a RESP2 reply we accept (garbage, too large, nested too deep)."""
+
+
 class PureReader:
     """RESP2 replies from a byte stream, as hiredis.Reader gives them: `gets()` returns the
-    next reply, or False while it is incomplete; an error reply is a ServerError instance."""
+    next reply, or False while it is incomplete; an error reply is a ServerError instance.
+    Bytes that are not RESP2 raise BadReply."""
 
     def __init__(self) -> None:
-        self.buf = b""
+        self.buf = bytearray()
+        #: Bytes the buffer must hold before parsing again can finish a reply (a bulk string
+        #: whose length was announced): a big reply is parsed once, not once per chunk.
+        self.need = 0
 
     def feed(self, data: bytes) -> None:
         self.buf += data
 
     def gets(self) -> object:
+        if len(self.buf) < self.need:
+            return False
         try:
-            reply, end = self._parse(0)
+            reply, end = self._parse(0, 0)
         except _Incomplete:
             return False
-        self.buf = self.buf[end:]
+        del self.buf[:end]
+        self.need = 0
         return reply
 
     def _line(self, at: int) -> tuple[bytes, int]:
+        if at < len(self.buf) and self.buf[at] not in b"+-:$*":  # said at once: not RESP2
+            raise BadReply(f"reply type {printable(chr(self.buf[at]))!r}")
         end = self.buf.find(b"\r\n", at)
         if end < 0:
             raise _Incomplete
-        return self.buf[at:end], end + 2
+        return bytes(self.buf[at:end]), end + 2
 
-    def _parse(self, at: int) -> tuple[object, int]:
+    def _parse(self, at: int, depth: int) -> tuple[object, int]:
         line, at = self._line(at)
         kind, body = line[:1], line[1:]
         if kind == b"+":
@@ -194,28 +219,59 @@ class PureReader:
         if kind == b"-":
             return ServerError(body.decode("utf-8", "replace")), at
         if kind == b":":
-            return int(body), at
+            return _integer(body), at
         if kind == b"$":
-            size = int(body)
+            size = _integer(body)
             if size < 0:
                 return None, at
+            if size > MAX_REPLY:
+                raise BadReply(f"a string of {size} bytes")
             if len(self.buf) < at + size + 2:
+                self.need = at + size + 2
                 raise _Incomplete
-            return self.buf[at:at + size], at + size + 2
+            if self.buf[at + size:at + size + 2] != b"\r\n":
+                raise BadReply("a string longer than announced")
+            return bytes(self.buf[at:at + size]), at + size + 2
         if kind == b"*":
-            count = int(body)
+            count = _integer(body)
             if count < 0:
                 return None, at
+            if depth >= MAX_DEPTH:
+                raise BadReply("arrays nested too deep")
+            if count > MAX_REPLY // 4:  # each item takes 4 bytes at least
+                raise BadReply(f"an array of {count} items")
             items = []
             for _ in range(count):
-                item, at = self._parse(at)
+                item, at = self._parse(at, depth + 1)
                 items.append(item)
             return items, at
-        raise FleetError(f"the server sent something that is not RESP2 ({kind!r})")
+        raise BadReply("an empty line")  # not reached: _line looked at the type byte
+
+
+def _integer(body: bytes) -> int:
+    text = body[1:] if body[:1] == b"-" else body
+    if not (0 < len(text) <= 19 and text.isdigit()):
+        raise BadReply("a number that is not one")
+    return int(body)
 
 
 class _Incomplete(Exception):
     pass
+
+
+def _depth(reply: object) -> int:
+    """How deep arrays nest in `reply` (hiredis bounds it only in the thousands, and code
+    that walks a reply recursively, `str()` included, fails well before that)."""
+    deepest = 0
+    stack = [(reply, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            if depth >= MAX_DEPTH:
+                return depth + 1
+            stack.extend((x, depth + 1) for x in item)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _codec(lean: bool) -> tuple[object, object]:
@@ -237,20 +293,27 @@ def _codec(lean: bool) -> tuple[object, object]:
 
 # --- the connection ----------------------------------------------------------------------------
 
+#: (family, socket address) pairs to connect to, as getaddrinfo gives them.
+Addresses = list[tuple[int, tuple[object, ...]]]
+
+
 class Connection:
     """One connection to the fleet's Redis; every call takes a monotonic deadline.
 
     The handshake (AUTH, SELECT) is not a round trip of its own: it goes out in the same write
     as the first command, so connecting and running one script is one round trip after TCP's.
+    `addresses`: the host's addresses when already resolved (a claim resolves before the
+    allocator's lock, see Fleet.prepare); else resolved here, within the deadline.
     """
 
-    def __init__(self, target: Target, deadline: float, *, lean: bool = False) -> None:
+    def __init__(self, target: Target, deadline: float, *, lean: bool = False,
+                 addresses: Addresses | None = None) -> None:
         self.target = target
         pack, reader = _codec(lean)
         self._pack = pack
         self._reader = reader()  # type: ignore[operator]
         self._sock: _socket.socket | None = None
-        self._sock = self._connect(deadline)
+        self._sock = self._connect(deadline, addresses)
         self._handshake: list[tuple[object, ...]] = []
         if target.password:
             self._handshake.append(("AUTH", target.username, target.password) if target.username
@@ -258,7 +321,7 @@ class Connection:
         if target.db:
             self._handshake.append(("SELECT", target.db))
 
-    def _connect(self, deadline: float) -> _socket.socket:
+    def _connect(self, deadline: float, addresses: Addresses | None) -> _socket.socket:
         t = self.target
         where = t.shown
         try:
@@ -271,9 +334,11 @@ class Connection:
                     sock.close()
                     raise
                 return sock
+            if addresses is None:
+                addresses = resolve(t.host, t.port, deadline, where)
             if t.scheme == "rediss":
-                return _tls(t, deadline)
-            return _tcp(t.host, t.port, deadline)
+                return _tls(t, deadline, addresses)
+            return _tcp(addresses, deadline, where)
         except FleetError:
             raise
         except TimeoutError:
@@ -321,16 +386,28 @@ class Connection:
         return replies
 
     def _read(self, sock: _socket.socket, deadline: float) -> object:
+        """The next reply. Anything that is not one (hiredis's ProtocolError, our BadReply, a
+        reply past MAX_REPLY bytes or MAX_DEPTH levels) is FleetUnreachable: whoever answers
+        there is not a Redis we can use."""
         reader = self._reader
+        where = self.target.shown
+        buffered = 0  # bytes fed since the last reply came out
         while True:
-            reply = reader.gets()
+            try:
+                reply = reader.gets()
+            except Exception as e:  # hiredis.ProtocolError, BadReply: whatever a reader raises
+                raise _not_redis(where, e) from None
             if reply is not False:
+                if isinstance(reply, list) and _depth(reply) > MAX_DEPTH:
+                    raise _not_redis(where, BadReply("arrays nested too deep"))
                 return reply
-            sock.settimeout(_left(deadline, self.target.shown))
+            if buffered > MAX_REPLY:
+                raise _not_redis(where, BadReply(f"a reply over {MAX_REPLY >> 20} MiB"))
+            sock.settimeout(_left(deadline, where))
             data = sock.recv(65536)
             if not data:
-                raise FleetUnreachable(f"fleet {self.target.shown}: the server closed the "
-                                       "connection")
+                raise FleetUnreachable(f"fleet {where}: the server closed the connection")
+            buffered += len(data)
             reader.feed(data)
 
     def script(self, deadline: float, sha: str, source: str, *args: object) -> object:
@@ -341,8 +418,14 @@ class Connection:
             reply = self.call(deadline, ("EVAL", source, 0, *args))[0]
         if isinstance(reply, ServerError):
             raise FleetError(f"fleet {self.target.shown}: the server refused a script: "
-                             f"{_first_line(str(reply))}")
+                             f"{printable(_first_line(str(reply)))}")
         return reply
+
+
+def _not_redis(where: str, e: Exception) -> FleetUnreachable:
+    what = str(e) if isinstance(e, BadReply) else f"{type(e).__name__}: {e}"
+    return FleetUnreachable(f"fleet {where}: what answers there is not Redis "
+                            f"({printable(what)[:120]})")
 
 
 def _left(deadline: float, where: str) -> float:
@@ -352,18 +435,77 @@ def _left(deadline: float, where: str) -> float:
     return left
 
 
-def _tcp(host: str, port: int, deadline: float) -> _socket.socket:
-    # getaddrinfo has no timeout of its own; a name that resolves slowly is the one wait we
-    # cannot bound here (use an address, or a name in /etc/hosts, for the fleet).
-    # An ASCII name goes in as bytes: given a str, getaddrinfo runs it through the idna codec,
-    # whose import (re, enum, stringprep) costs most of a bare interpreter's start.
-    name = host.encode("ascii") if host.isascii() else host
-    infos = _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM)
-    last: OSError = OSError("no address")
-    for family, kind, proto, _name, address in infos:
-        sock = _socket.socket(family, kind, proto)
+# --- finding the host ----------------------------------------------------------------------
+
+def literal(host: str, port: int) -> Addresses | None:
+    """`host` when it is an IP address (no lookup needed), else None."""
+    for family in (_socket.AF_INET, _socket.AF_INET6):
         try:
-            sock.settimeout(_left(deadline, f"{host}:{port}"))
+            _socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return [(family, (host, port) if family == _socket.AF_INET else (host, port, 0, 0))]
+    return None
+
+
+class _Lookup:
+    """One getaddrinfo in a daemon thread; `result` is filled when it ends."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import threading  # ~1 ms: only for a host name, never on a cached or literal path
+
+        self.result: Addresses | OSError | None = None
+        self.thread = threading.Thread(target=self._run, args=(host, port), daemon=True,
+                                       name="codename-resolve")
+        self.thread.start()
+
+    def _run(self, host: str, port: int) -> None:
+        # An ASCII name goes in as bytes: given a str, getaddrinfo runs it through the idna
+        # codec, whose import (re, enum, stringprep) costs most of a bare interpreter's start.
+        name = host.encode("ascii") if host.isascii() else host
+        try:
+            infos = _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM)
+            self.result = [(family, address) for family, _k, _p, _n, address in infos]
+        except OSError as e:
+            self.result = e
+
+
+_lookups: dict[tuple[str, int], _Lookup] = {}
+
+
+def resolve(host: str, port: int, deadline: float, where: str) -> Addresses:
+    """`host`'s addresses, waiting for the lookup no later than `deadline`.
+
+    getaddrinfo has no timeout of its own (an unresponsive DNS server holds it for 10 s and
+    more), so it runs in a daemon thread that is given up on at the deadline; a later call
+    for the same host waits for that same lookup rather than start another (a keeper asking
+    every tick never piles up threads)."""
+    found = literal(host, port)
+    if found is not None:
+        return found
+    key = (host, port)
+    lookup = _lookups.get(key)
+    if lookup is None:
+        lookup = _lookups[key] = _Lookup(host, port)
+    lookup.thread.join(max(0.0, deadline - time.monotonic()))
+    result = lookup.result
+    if result is None:
+        raise FleetUnreachable(f"fleet {where}: the host name did not resolve within the "
+                               "time allowed")
+    del _lookups[key]
+    if isinstance(result, OSError):
+        raise FleetUnreachable(f"fleet {where}: {_why(result)}")
+    if not result:
+        raise FleetUnreachable(f"fleet {where}: the host name has no address")
+    return result
+
+
+def _tcp(addresses: Addresses, deadline: float, where: str) -> _socket.socket:
+    last: OSError = OSError("no address")
+    for family, address in addresses:
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        try:
+            sock.settimeout(_left(deadline, where))
             sock.connect(address)
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             return sock
@@ -375,7 +517,7 @@ def _tcp(host: str, port: int, deadline: float) -> _socket.socket:
     raise last
 
 
-def _tls(t: Target, deadline: float) -> _socket.socket:
+def _tls(t: Target, deadline: float, addresses: Addresses) -> _socket.socket:
     import socket
     import ssl
 
@@ -383,7 +525,8 @@ def _tls(t: Target, deadline: float) -> _socket.socket:
     if not t.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection((t.host, t.port), timeout=_left(deadline, t.shown))
+    tcp = _tcp(addresses, deadline, t.shown)
+    raw = socket.socket(tcp.family, tcp.type, tcp.proto, fileno=tcp.detach())
     try:
         raw.settimeout(_left(deadline, t.shown))
         return context.wrap_socket(raw, server_hostname=t.host)
@@ -406,9 +549,9 @@ def _why(e: OSError) -> str:
 def _refusal(reply: str, where: str) -> FleetError:
     if reply.startswith(("WRONGPASS", "NOAUTH")) or "password" in reply.lower():
         return FleetAuthError(f"fleet {where}: the server refused the password "
-                              f"({_first_line(reply).split(' ', 1)[0]}); check the url or "
-                              "password_file")
-    return FleetError(f"fleet {where}: {_first_line(reply)}")
+                              f"({printable(_first_line(reply).split(' ', 1)[0])}); check the "
+                              "url or password_file")
+    return FleetError(f"fleet {where}: {printable(_first_line(reply))}")
 
 
 def _first_line(text: str) -> str:

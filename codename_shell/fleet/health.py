@@ -64,7 +64,15 @@ def _check_hosts(out: Report, fleet: Fleet) -> None:
 def _check_keeper(out: Report, fleet: Fleet, live: list[Holder]) -> None:
     here = [h for h in live if {"presence", "ledger"} & set(h.sources)
             and liveness.written_here(h)]
-    if keeper_running(fleet.dir):
+    try:
+        running = keeper_running(fleet.dir)
+    except FileNotFoundError:  # no claim here yet made the fleet's runtime dir
+        running = False
+    except OSError as e:
+        out.bad("keeper", f"cannot tell whether one runs here ({e.strerror})",
+                f"check {fleet.dir}")
+        return
+    if running:
         out.ok("keeper", f"running on this host ({_keeper_pid(fleet.dir)})")
     elif here:
         out.bad("keeper", f"none runs on this host, which holds {len(here)} name(s): their "
@@ -75,9 +83,11 @@ def _check_keeper(out: Report, fleet: Fleet, live: list[Holder]) -> None:
 
 
 def _keeper_pid(directory: str) -> str:
+    from codename_shell import fileio
+
     try:
-        with open(os.path.join(directory, LOCK_NAME), encoding="utf-8") as f:
-            pid = f.read(32).strip()
+        text = fileio.read_regular(os.path.join(directory, LOCK_NAME), 64, nofollow=True)
+        pid = text.decode("ascii", "replace").strip()
     except OSError:
         return "pid ?"
     return f"pid {pid}" if pid.isdigit() else "pid ?"

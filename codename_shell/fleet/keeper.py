@@ -14,9 +14,16 @@ died or released, and changes a holder's name when the fleet demands it:
   new fleet name.
 
 Each change rewrites the holder's presence file (the prompt re-reads it at its next draw) and
-is written to the ledger as `renamed` with its reason. The first claim on a host starts the
-keeper (`ensure_running`), detached; a flock keeps it one per host and user; it leaves once
-its host has held nothing for a while.
+is written to the ledger as `renamed` with its reason, both or neither (a full disk: logged,
+tried again next tick).
+
+The keeper also publishes the names this host's rosters list (jobs of other launchers) under
+leases, so that no other host hands them out; they are never renamed: a roster is its
+launcher's to edit. Whatever fails in a tick (an answer that is not Redis's, a full disk), the
+guard still runs: the switch to host-qualified names never waits on anything else.
+
+The first claim on a host starts the keeper (`fleet.start_keeper`), detached; a flock keeps it
+one per host and user; it leaves once its host has held nothing for a while.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codename_shell.config import Settings
     from codename_shell.holders import Holder
+    from codename_shell.sources.roster import RosterSource
 
 LOG_NAME = "keeper.log"
 LOG_MAX = 256 << 10  # bytes of keeper.log before it moves to keeper.log.1
@@ -172,6 +180,14 @@ class Keeper:
         self.idle_since = lease_clock()
         #: ledger rows written while the allocator lock was busy, to append once it is had.
         self.pending: list[tuple[Holder, str]] = []
+        #: This host's rosters, and what each vouches for: token -> (folded name, row).
+        self.rosters: dict[str, RosterSource] = {}
+        self.vouched: dict[str, dict[str, tuple[str, str]]] = {}
+        self._roster_look: tuple[object, ...] = ()
+        self._roster_read = float("-inf")
+        #: roster tokens a round of this keeper has published; those held by someone else.
+        self.published: set[str] = set()
+        self.duplicates: set[str] = set()
 
     def run(self) -> None:
         self.log(f"keeper {os.getpid()} keeps this host's names in the fleet "
@@ -195,24 +211,31 @@ class Keeper:
         from codename_shell import config
         from codename_shell.fleet import node
 
-        if not self.same_fleet(config.load()):
+        settings = config.load()
+        if not self.same_fleet(settings):
             return False
         holders = self.local()
-        gone = self.gone(holders)
-        for t, h in holders.items():
-            if t not in self.sent and not node.is_qualified(h.name):
-                # Counted from when its claim sent the lease; with no note of that, as
-                # already ending until a round of ours confirms it (see guard).
-                sent = claim_sent(self.directory, h.pid, h.start)
-                self.sent[t] = float("-inf") if sent is None else sent
-        qualified = {t: h for t, h in holders.items() if node.is_qualified(h.name)}
-        now = lease_clock()
-        due = (now - self.last_round >= self.timing.renew_every or bool(gone)
-               or bool(qualified) or any(t not in self.confirmed for t in holders))
-        if due:
-            self.round(holders, gone)
-        self.guard(holders)
-        if holders or (self.suspects and self.reachable):
+        try:
+            vouched = self.roster_names(settings)
+            gone = self.gone(holders, vouched)
+            for t, h in holders.items():
+                if t not in self.sent and not node.is_qualified(h.name):
+                    # Counted from when its claim sent the lease; with no note of that, as
+                    # already ending until a round of ours confirms it (see guard).
+                    sent = claim_sent(self.directory, h.pid, h.start)
+                    self.sent[t] = float("-inf") if sent is None else sent
+            qualified = {t: h for t, h in holders.items() if node.is_qualified(h.name)}
+            now = lease_clock()
+            due = (now - self.last_round >= self.timing.renew_every or bool(gone)
+                   or bool(qualified) or any(t not in self.confirmed for t in holders)
+                   or set(vouched) != self.published)
+            if due:
+                self.round(holders, gone, vouched)
+        finally:
+            # Whatever failed above (an answer that is not Redis's, a full disk, a bug), the
+            # leases still run out on time: the switch to host-qualified names must not wait.
+            self.guard(holders)
+        if holders or vouched or (self.suspects and self.reachable):
             self.idle_since = lease_clock()
         if lease_clock() - self.idle_since < self.timing.idle:
             return True
@@ -251,8 +274,45 @@ class Keeper:
             found[t] = h
         return found
 
-    def gone(self, holders: dict[str, Holder]) -> list[str]:
-        """Tokens whose names go back: their process ended, or it holds no name here any more.
+    def roster_names(self, settings: Settings) -> dict[str, tuple[str, str]]:
+        """What this host's rosters vouch for now: token -> (folded name, row).
+
+        A roster is read again when its file changed (a stat a tick) and every renewal
+        period (its rows with a pid of this host are checked in /proc then). A roster that
+        cannot be read keeps what it vouched for last: it may still list those names.
+        """
+        from codename_shell import liveness
+        from codename_shell.fleet import node
+        from codename_shell.sources import RosterSource
+        from codename_shell.sources.fleet import ROSTER
+
+        look = tuple(_file_stamp(path) for path in settings.rosters)
+        if look == self._roster_look \
+                and lease_clock() - self._roster_read < self.timing.renew_every:
+            return self._all_vouched()
+        self._roster_look, self._roster_read = look, lease_clock()
+        self.rosters = {p: self.rosters.get(p) or RosterSource(p) for p in settings.rosters}
+        self.vouched = {p: v for p, v in self.vouched.items() if p in self.rosters}
+        here = liveness.host()
+        for path, roster in self.rosters.items():
+            rows = roster.holders()
+            if roster.blind:
+                continue  # unreadable now: what it listed last still stands
+            entries = {}
+            for h in rows:
+                if liveness.is_live(h, here):
+                    folded = node.fold(h.name)
+                    entries[ROSTER + folded] = (folded, h.to_row())
+            self.vouched[path] = entries
+        return self._all_vouched()
+
+    def _all_vouched(self) -> dict[str, tuple[str, str]]:
+        return {t: entry for entries in self.vouched.values() for t, entry in entries.items()}
+
+    def gone(self, holders: dict[str, Holder],
+             vouched: dict[str, tuple[str, str]] | None = None) -> list[str]:
+        """Tokens whose names go back: their process ended, or it holds no name here any more
+        (a roster's entry: no roster here lists it any more).
 
         A process that lives but shows no row may be mid-claim (its name reserved in Redis,
         its presence file not yet written): that is only decided under the allocator lock,
@@ -261,10 +321,16 @@ class Keeper:
         from codename_shell.allocator import Lock
         from codename_shell.errors import LockTimeout
         from codename_shell.fleet import node
+        from codename_shell.sources.fleet import ROSTER
 
-        out: list[str] = []
+        vouched = vouched or {}
+        out: list[str] = [t for t in self.published if t not in vouched]
         alive: list[str] = []
         for t in (set(self.sent) | self.suspects) - set(holders):
+            if t.startswith(ROSTER):
+                if t not in vouched and t not in out:
+                    out.append(t)  # published by an earlier keeper of this host
+                continue
             parsed = node.parse_token(t)
             if parsed is None or parsed[0] != self.fleet.node:
                 self.drop(t)
@@ -286,28 +352,33 @@ class Keeper:
         self.sent.pop(t, None)
         self.confirmed.discard(t)
         self.suspects.discard(t)
+        self.published.discard(t)
+        self.duplicates.discard(t)
         parsed = node.parse_token(t)
         if parsed is not None:
             forget_claim(self.directory, parsed[1], parsed[2])
 
     # --- talking to the fleet ------------------------------------------------------------
 
-    def round(self, holders: dict[str, Holder], gone: list[str]) -> bool:
-        """Plain names for host-qualified holders, then renew every plain lease and give back
-        the gone; False when the fleet did not answer in time."""
+    def round(self, holders: dict[str, Holder], gone: list[str],
+              vouched: dict[str, tuple[str, str]] | None = None) -> bool:
+        """Plain names for host-qualified holders, then renew every plain lease and the
+        rosters' names, and give back the gone; False when the fleet did not answer in time."""
         from codename_shell.errors import ConfigError
         from codename_shell.fleet import node
         from codename_shell.fleet.client import FleetError
 
+        vouched = vouched or {}
         deadline = time.monotonic() + self.timing.round_timeout
         try:
             for t, h in list(holders.items()):
                 if node.is_qualified(h.name):
                     self.reclaim(deadline, t, holders, "the fleet answers again")
             plain = [(t, h) for t, h in holders.items() if not node.is_qualified(h.name)]
+            entries = [(t, node.fold(h.name), h.to_row()) for t, h in plain]
+            entries += [(t, folded, row) for t, (folded, row) in vouched.items()]
             sent = lease_clock()
-            verdicts, unknown = self.store.renew(
-                deadline, [(t, node.fold(h.name), h.to_row()) for t, h in plain], gone)
+            verdicts, unknown = self.store.renew(deadline, entries, gone)
         except (FleetError, ConfigError) as e:
             self.store.close()
             self.seen(False, str(e))
@@ -329,6 +400,17 @@ class Keeper:
             else:
                 self.sent[t] = float("-inf")  # the name is someone else's now
                 lost.append(t)
+        self.published = set(vouched)
+        for t, verdict in zip(vouched, verdicts[len(plain):], strict=False):
+            if verdict == "held" and t not in self.duplicates:
+                # Not ours to rename (a roster is its launcher's), nor the other holder's:
+                # say it once; doctor shows the duplicate.
+                self.log(f"{vouched[t][0]}: listed by a roster here but held in the fleet by "
+                         "another holder: a duplicate the roster's launcher made")
+            if verdict == "held":
+                self.duplicates.add(t)
+            else:
+                self.duplicates.discard(t)
         self.suspects = set(unknown)
         self.sweep_notes(holders)
         if lost:
@@ -374,14 +456,22 @@ class Keeper:
         theme = h.theme if h.theme in self.settings.casts else self.settings.theme_in_force()[0]
         cast = [(s, node.fold(s), f) for s, f in self.settings.cast(theme)]
         sent = lease_clock()
-        verdict, name, full = self.store.claim(deadline, t, row_tail(h), blocked, cast)
+        verdict, name, full, before = self.store.claim(deadline, t, row_tail(h), blocked, cast)
         if verdict != "ok":
             return
+        new = node.fold(name)
+        old = "" if node.is_qualified(h.name) else node.fold(h.name)
         if name != h.name:
             renamed = self.rename(h, name, full, reason)
             if renamed is None:
-                return  # released or renamed meanwhile: its fleet name goes back next tick
+                # Released, renamed meanwhile, or not recorded (a full disk): the name it
+                # still shows keeps its key, the new one goes back (see scripts.SETTLE).
+                self.store.settle(deadline, t, old, [new])
+                return
             holders[t] = renamed
+        drop = sorted({old, before} - {new, ""})
+        if drop:
+            self.store.settle(deadline, t, new, drop)
         self.sent[t] = sent
 
     def guard(self, holders: dict[str, Holder]) -> None:
@@ -419,8 +509,10 @@ class Keeper:
 
     def rename(self, h: Holder, name: str, full: str, reason: str) -> Holder | None:
         """Rewrite `h`'s presence file and ledger row with its new name; None when `h` no
-        longer holds its old name (released, or renamed by someone else meanwhile)."""
-        from codename_shell.allocator import Lock
+        longer holds its old name (released, or renamed by someone else meanwhile), or when
+        the new name cannot be recorded (a full disk: logged, and the caller tries again at
+        a later tick; the keeper itself goes on)."""
+        from codename_shell.allocator import Lock, record_rows
         from codename_shell.errors import LockTimeout
         from codename_shell.holders import Holder as Row
 
@@ -428,19 +520,25 @@ class Keeper:
         new.name, new.full = name, full
         new.sources = list(h.sources)
         try:
-            with Lock(self.state_dir, timeout=self.timing.guard * 0.8):
-                self.flush_pending()
+            try:
+                with Lock(self.state_dir, timeout=self.timing.guard * 0.8):
+                    self.flush_pending()
+                    if not self.still(h):
+                        return None
+                    # Presence file and ledger row, both or neither, as a claim writes them.
+                    record_rows(self.presence, self.ledger, new,
+                                lambda: self.ledger.rename(new, reason))
+            except LockTimeout:
+                # The presence file is what the prompt shows and must change in time; the
+                # ledger row (an append, serialized by the lock) waits for the lock.
                 if not self.still(h):
                     return None
                 self.presence.record(new)
-                self.ledger.rename(new, reason)
-        except LockTimeout:
-            # The presence file is what the prompt shows and must change in time; the ledger
-            # row (an append, serialized by the lock) waits for the lock.
-            if not self.still(h):
-                return None
-            self.presence.record(new)
-            self.pending.append((new, reason))
+                self.pending.append((new, reason))
+        except OSError as e:
+            self.log(f"{h.name} (pid {h.pid}) could not be renamed {name} here "
+                     f"({_oserror(e)}); trying again")
+            return None
         self.log(f"{h.name} (pid {h.pid}) is now {name}: {reason}")
         return new
 
@@ -458,28 +556,59 @@ class Keeper:
         return first.split("\t", 1)[0] == h.name
 
     def flush_pending(self) -> None:
-        """Ledger rows that waited for the lock (held by the caller)."""
+        """Ledger rows that waited for the lock (held by the caller). One that cannot be
+        written (a full disk) waits on, for the next time the lock is had."""
         while self.pending:
-            holder, reason = self.pending.pop(0)
-            self.ledger.rename(holder, reason)
+            holder, reason = self.pending[0]
+            try:
+                self.ledger.rename(holder, reason)
+            except OSError as e:
+                self.log(f"the ledger row of {holder.name} (pid {holder.pid}) waits: "
+                         f"{_oserror(e)}")
+                return
+            self.pending.pop(0)
 
     def log(self, message: str) -> None:
-        """One line in keeper.log in the state dir (never a password: URLs are `shown`)."""
+        """One line in keeper.log in the state dir (never a password: URLs are `shown`).
+
+        Opened as errors.log is (crashlog): never through a symlink, never blocking on a
+        FIFO someone put there, a regular file only, 0600."""
+        import stat
+
+        from codename_shell.errors import printable
+
         path = os.path.join(self.state_dir, LOG_NAME)
         try:
-            if os.path.getsize(path) > LOG_MAX:
+            if os.lstat(path).st_size > LOG_MAX:
                 os.replace(path, path + ".1")
         except OSError:
             pass
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                         | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
             try:
-                os.write(fd, f"{stamp} {message}\n".encode("utf-8", "replace"))
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.write(fd, f"{stamp} {printable(message)}\n".encode("utf-8", "replace"))
             finally:
                 os.close(fd)
         except OSError:
             pass
+
+
+def _oserror(e: OSError) -> str:
+    from codename_shell.errors import printable
+
+    return printable(f"{e.filename}: {e.strerror}" if e.filename else e.strerror or e)
+
+
+def _file_stamp(path: str) -> tuple[object, ...]:
+    """What tells that a roster file changed, without reading it."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return (path, e.errno)
+    return (path, st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _runs(pid: int, start: int | None) -> bool:

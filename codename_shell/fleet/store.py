@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from codename_shell.errors import ConfigError
+from codename_shell.errors import ConfigError, printable
 from codename_shell.fleet import scripts
-from codename_shell.fleet.client import Connection, FleetError, Target, parse_url
+from codename_shell.fleet.client import Addresses, Connection, FleetError, Target, parse_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PREFIX = "codename"
 DEFAULT_LEASE = 60
+PASSWORD_MAX = 4096  # bytes of a password_file read at most
 
 
 class FleetConfig:
@@ -55,14 +56,19 @@ class FleetConfig:
             return f"({e})"
 
     def _password(self) -> str:
+        """The password_file's first line. Read at claims, under the allocator's lock, so as
+        every such file: a regular file only, bounded (a FIFO would hang every shell start,
+        /dev/stdin would read what the user types). A file that cannot be read is a fleet
+        that cannot be used: names are host-qualified, with this one line."""
+        from codename_shell import fileio
+
         if not self.password_file:
             return ""
         try:
-            with open(self.password_file, "rb") as f:
-                secret = f.read(4096)
+            secret = fileio.read_regular(self.password_file, PASSWORD_MAX)
         except OSError as e:
-            raise ConfigError(f"fleet password_file {self.password_file}: cannot read it "
-                              f"({e.strerror})") from None
+            raise ConfigError(f"fleet password_file {printable(self.password_file)}: cannot "
+                              f"read it ({printable(e.strerror or e)})") from None
         return secret.decode("utf-8", "replace").strip("\r\n")
 
 
@@ -75,11 +81,15 @@ class Store:
         self.host = host
         #: A claim's store (one short reply to read): no hiredis import, see client._codec.
         self.lean = False
+        #: The host's addresses when resolved ahead (see Fleet.prepare); else each connection
+        #: resolves them within its deadline.
+        self.addresses: Addresses | None = None
         self._conn: Connection | None = None
 
     def connection(self, deadline: float) -> Connection:
         if self._conn is None or self._conn._sock is None:
-            self._conn = Connection(self.config.target(), deadline, lean=self.lean)
+            self._conn = Connection(self.config.target(), deadline, lean=self.lean,
+                                    addresses=self.addresses)
         return self._conn
 
     def close(self) -> None:
@@ -92,9 +102,10 @@ class Store:
 
     def claim(self, deadline: float, token: str, tail: str, blocked: list[str],
               cast: list[tuple[str, str, str]], want: tuple[str, str, str] | None = None
-              ) -> tuple[str, str, str]:
-        """Pick and reserve a name in one step: ("ok", name, full), or ("held", row, "") when
-        `want` (name, folded, full) is someone else's."""
+              ) -> tuple[str, str, str, str]:
+        """Pick and reserve a name in one step: ("ok", name, full, the folded name the token
+        held before or ""), or ("held", value, "", "") when `want` (name, folded, full) is
+        someone else's. A name held before keeps its key until `settle`."""
         args: list[object] = [self.config.prefix, self.node, token, self.config.lease_ms,
                               self.host, tail]
         args += [want[1], want[0], want[2]] if want else ["", "", ""]
@@ -104,11 +115,19 @@ class Store:
             args += (name, folded, full)
         reply = self._run(deadline, scripts.CLAIM_SHA, scripts.CLAIM, *args)
         parts = [_text(x) for x in reply] if isinstance(reply, list) else []
-        if parts[:1] == ["ok"] and len(parts) == 3:
-            return parts[0], parts[1], parts[2]
+        if parts[:1] == ["ok"] and len(parts) == 4 and all(_usable(x) for x in parts):
+            return parts[0], parts[1], parts[2], parts[3]
         if parts[:1] == ["held"] and len(parts) == 2:
-            return "held", parts[1], ""
-        raise FleetError(f"fleet {self.config.shown}: no free name in the fleet")
+            return "held", parts[1], "", ""
+        if parts == ["full"]:
+            raise FleetError(f"fleet {self.config.shown}: no free name in the fleet")
+        raise FleetError(f"fleet {self.config.shown}: an odd answer to a claim")
+
+    def settle(self, deadline: float, token: str, keep: str, drop: list[str]) -> None:
+        """After a claim that reserved a name: keep the folded name `keep` ("" for none) for
+        `token`, give back each of `drop` that the token holds (see scripts.SETTLE)."""
+        self._run(deadline, scripts.SETTLE_SHA, scripts.SETTLE, self.config.prefix, self.node,
+                  token, keep, *drop)
 
     def renew(self, deadline: float, live: list[tuple[str, str, str]],
               gone: list[str]) -> tuple[list[str], list[str]]:
@@ -120,26 +139,31 @@ class Store:
             args += entry
         args += gone
         reply = self._run(deadline, scripts.RENEW_SHA, scripts.RENEW, *args)
-        if not (isinstance(reply, list) and len(reply) == 2):
+        if not (isinstance(reply, list) and len(reply) == 2
+                and all(isinstance(part, list) for part in reply)
+                and len(reply[0]) == len(live)):
             raise FleetError(f"fleet {self.config.shown}: an odd answer to a renewal")
         verdicts, unknown = reply
-        return [_text(v) for v in verdicts or []], [_text(t) for t in unknown or []]
+        return [_text(v) for v in verdicts], [_text(t) for t in unknown]
 
-    def listing(self, deadline: float) -> tuple[int, list[NodeRows]]:
-        """The server's time (ms) and every node with its live rows."""
+    def listing(self, deadline: float) -> tuple[int, list[NodeRows], int]:
+        """The server's time (ms), every node with its live rows, and how many entries were
+        skipped as unreadable. Every value is checked and held within its range: any member
+        of the fleet (or anyone with the password) can write anything there."""
         reply = self._run(deadline, scripts.LIST_SHA, scripts.LIST, self.config.prefix)
-        if not isinstance(reply, list) or not reply:
+        if not isinstance(reply, list) or not reply or not isinstance(reply[0], int) \
+                or reply[0] < 0:
             raise FleetError(f"fleet {self.config.shown}: an odd answer to a listing")
-        now = int(reply[0])
+        now = reply[0]
         nodes = []
+        skipped = 0
         for entry in reply[1:]:
-            node, info, beat, rows = entry
-            host, _, lease = _text(info).rpartition("\t")
-            values = [_text(v) for v in rows[0::2]]
-            ttls = [int(t) for t in rows[1::2]]
-            nodes.append(NodeRows(_text(node), host, int(lease or 0), int(beat or 0),
-                                  list(zip(values, ttls, strict=True))))
-        return now, nodes
+            node = _node_rows(entry, now)
+            if node is None:
+                skipped += 1
+            else:
+                nodes.append(node)
+        return now, nodes, skipped
 
     def server(self, deadline: float) -> tuple[str, float]:
         """(redis_version, round-trip seconds of one PING)."""
@@ -165,6 +189,29 @@ class NodeRows:
         self.lease_ms = lease_ms
         self.beat = beat
         self.rows = rows
+
+
+def _node_rows(entry: object, now: int) -> NodeRows | None:
+    """One node of a listing, its values held within range; None when it cannot be read."""
+    if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[3], list)):
+        return None
+    node, info, beat, rows = entry
+    if not (isinstance(node, bytes) and isinstance(info, bytes) and isinstance(beat, int)):
+        return None
+    host, _, lease = _text(info).rpartition("\t")
+    lease_ms = int(lease) if lease.isdigit() and len(lease) < 12 else 0
+    lease_ms = min(max(lease_ms, 1000), 86400 * 1000)  # config's range of leases
+    pairs = []
+    for value, ttl in zip(rows[0::2], rows[1::2], strict=False):
+        if isinstance(value, bytes) and isinstance(ttl, int):
+            pairs.append((_text(value), min(max(ttl, 0), lease_ms)))
+    # A keeper's beat is the server's time when it renewed: never later than now.
+    return NodeRows(_text(node)[:64], host[:255], lease_ms, min(max(beat, 0), now), pairs)
+
+
+def _usable(text: str) -> bool:
+    """A name or full name from the server, as a holder's row may carry it."""
+    return "\t" not in text and "\n" not in text and len(text) <= 1024
 
 
 def _text(value: object) -> str:

@@ -5,6 +5,10 @@ same hostname, kernel and pid namespace); elsewhere it is trusted while its leas
 its host's keeper renews the lease only while the holder runs. A claim does not list the
 fleet (its script reserves the name in Redis, where every host's names are): only `who`,
 `doctor` and the like turn `listing` on, and pay the round trip.
+
+A roster's entry that a host's keeper published (token `roster:<name>`) is shown once however
+many hosts vouch for it (two hosts reading one shared roster), and not at all on a host that
+vouches for it itself: its own roster source shows it there, and one entry is not two holders.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from codename_shell.fleet.store import NodeRows
 
 LIST_BUDGET = 1.0  # seconds `who` or `doctor` wait for the fleet's listing
+ROSTER = "roster:"  # how a roster entry's token begins (see fleet.scripts)
 
 
 class FleetSource(Source):
@@ -50,25 +55,54 @@ class FleetSource(Source):
 
         self.error = ""
         try:
-            self.server_ms, self.nodes = self.fleet.store.listing(time.monotonic() + LIST_BUDGET)
+            self.server_ms, self.nodes, skipped = self.fleet.store.listing(
+                time.monotonic() + LIST_BUDGET)
         except (FleetError, ConfigError) as e:
             self.fleet.store.close()
             self.error = str(e)
             self.warn(f"{e}; only this host's holders are shown")
             return []
+        if skipped:
+            self.warn(f"fleet: {skipped} unreadable node entr{'ies' if skipped > 1 else 'y'} "
+                      "skipped")
         now = int(time.time())
         found = []
+        rosters: dict[str, str] = {}  # roster token -> its row, once however many vouch
+        ours = set()  # roster tokens this node vouches for
         for entry in self.nodes:
             for value, _ttl in entry.rows:
-                _token, _, row = value.partition("\t")
-                try:
-                    h = Holder.from_row(row, self.label)
-                except RowError as e:
-                    self.warn(f"fleet: an unreadable row of node {entry.node} ({e}); skipped")
+                token, _, row = value.partition("\t")
+                if token.startswith(ROSTER):
+                    rosters[token] = row
+                    if entry.node == self.fleet.node:
+                        ours.add(token)
                     continue
-                h.beat = now  # vouched for by its lease, which its keeper renews
+                h = self._holder(row, entry.node)
+                if h is not None:
+                    h.beat = now  # vouched for by its lease, which its keeper renews
+                    found.append(h)
+        for token, row in rosters.items():
+            h = None if token in ours else self._holder(row, "", roster=True)
+            if h is not None:
+                h.beat = now
                 found.append(h)
         return found
+
+    def _holder(self, row: str, node: str, *, roster: bool = False) -> Holder | None:
+        from codename_shell.errors import printable
+
+        try:
+            if roster and "\tpid=" not in row:
+                # A roster's entry may name no process; a row needs a pid to be read, so
+                # one is lent for the reading and taken back.
+                h = Holder.from_row(row + "\tpid=1", self.label)
+                h.pid = None
+                return h
+            return Holder.from_row(row, self.label)
+        except RowError as e:
+            where = f" of node {printable(node)}" if node else ""
+            self.warn(f"fleet: an unreadable row{where} ({printable(e)}); skipped")
+            return None
 
     def describe(self) -> str:
         return f"fleet ({self.fleet.config.shown}, prefix {self.fleet.config.prefix!r})"

@@ -124,13 +124,16 @@ class LedgerSource(Source):
     def beat(self, holder: Holder) -> None:
         self._append("heartbeat", holder)
 
-    def rename(self, holder: Holder, reason: str) -> None:
-        """`holder`'s process now holds `holder.name`, for `reason` (one line, no tab)."""
+    def rename(self, holder: Holder, reason: str) -> int:
+        """`holder`'s process now holds `holder.name`, for `reason` (one line, no tab); the
+        ledger's size before the row, for `undo` (see `allocator.record_rows`)."""
         why = " ".join(reason.split())
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        fileio.append_line(self.path, f"{stamp}\trenamed\t{holder.to_row()}\treason={why}")
+        mark = fileio.append_lines(self.path,
+                                   [f"{stamp}\trenamed\t{holder.to_row()}\treason={why}"])
         self._rows += 1
         self._track("renamed", holder)
+        return mark
 
     def _append(self, event: str, holder: Holder) -> None:
         self.append([(event, holder)])
