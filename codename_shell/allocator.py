@@ -15,7 +15,7 @@ import time
 
 from codename_shell import casts, fileio, liveness, paths
 from codename_shell.errors import CodenameError, LockTimeout, printable
-from codename_shell.holders import Holder
+from codename_shell.holders import Holder, ns_token
 from codename_shell.sources import LedgerSource, PresenceSource, Source
 
 TYPE_CHECKING = False
@@ -391,10 +391,10 @@ class Allocator:
         released = set(self.presence.released)
         # A dead row in someone else's roster is ignored: not ours to edit.
         reaped = [g for g in survey.ghosts if {"presence", "ledger"} & set(g.sources)]
-        self._forget([("released" if (g.pid, g.start) in released else "reaped", g)
-                      for g in reaped])
-        for pid, start in released:  # emptied presence files whose ledger row is gone already
-            self.presence.remove(pid, start)
+        self._forget([("released" if (g.pid, g.start, ns_token(g.ns)) in released else "reaped",
+                        g) for g in reaped])
+        for pid, start, ns in released:  # emptied presence files whose ledger row is gone
+            self.presence.remove(pid, start, ns)
         return reaped
 
     def _record(self, holder: Holder, event: str = "claimed",

@@ -14,6 +14,7 @@ import sys
 
 from codename_shell import config, liveness, paths
 from codename_shell.errors import CodenameError
+from codename_shell.holders import ns_token, parse_ident
 from codename_shell.report import printable
 
 TYPE_CHECKING = False
@@ -196,7 +197,8 @@ def _check_ghosts(out: Report, survey: Survey, presence: PresenceSource) -> None
     released = set(presence.released)
     ours = [g for g in survey.ghosts if {"presence", "ledger"} & set(g.sources)]
     for ghost in ours:
-        if "presence" not in ghost.sources and (ghost.pid, ghost.start) in released:
+        if "presence" not in ghost.sources and \
+                (ghost.pid, ghost.start, ns_token(ghost.ns)) in released:
             out.note("exited", f"{ghost.name}: {_pid(ghost)} exited and gave its name back; "
                      "the next claim closes its ledger row")
         else:
@@ -341,10 +343,12 @@ def _check_this_shell(out: Report) -> None:
     """Whether the shell doctor runs in holds a name ($CODENAME_ID names its presence file)."""
     ident = os.environ.get("CODENAME_ID", "")
     if ident:
-        pid, _, start = ident.partition("-")
-        if not (pid.isdigit() and (start.isdigit() or start == "x")):
-            out.note("this shell", f"CODENAME_ID={ident!r} is not an id codename gives")
+        parsed = parse_ident(ident)
+        if parsed is None:
+            out.note("this shell", f"CODENAME_ID={printable(ident)!r} is not an id codename "
+                     "gives")
             return
+        pid = parsed[0]
         name = _presence_name(ident)
         if name:
             out.ok("this shell", f"hooked: {name} (held by pid {pid})")

@@ -74,6 +74,11 @@ class Holder:
         self.activity: Activity | None = None
 
     @property
+    def ident(self) -> str:
+        """Its presence file's name and $CODENAME_ID: `<pid>-<start>-<pid namespace>`."""
+        return ident(self.pid, self.start, self.ns)
+
+    @property
     def identity(self) -> tuple[str, int | None, int | None]:
         """What tells two processes apart across reboots and pid reuse."""
         return (self.host, self.pid, self.start)
@@ -161,3 +166,33 @@ def _int_field(key: str, text: str | None, low: int, high: int | None) -> int | 
     if value < low and key in _IDENTITY:
         raise RowError(f"{key}={text[:20]} is out of range")
     return max(value, low) if high is None else min(max(value, low), high)
+
+
+def ns_token(ns: str) -> str:
+    """The number of a pid namespace (`pid:[4026531836]` -> `4026531836`), or ""."""
+    token = ns[ns.find("[") + 1:ns.rfind("]")] if "[" in ns else ns
+    return token if token.isdigit() else ""
+
+
+def ident(pid: int | None, start: int | None, ns: str = "") -> str:
+    """A holder's id: its presence file's name, its $CODENAME_ID.
+
+    The pid namespace is part of it: two namespaces sharing one runtime dir can each have a
+    holder with the same pid and start tick (two containers started together), and one file
+    for both would let one shell's prompt show, and its exit give back, the other's name.
+    """
+    base = f"{pid}-{start if start is not None else 'x'}"
+    token = ns_token(ns)
+    return f"{base}-{token}" if token else base
+
+
+def parse_ident(text: str) -> tuple[int, int | None, str] | None:
+    """(pid, start, namespace number) from an id `ident` made; None when it is not one."""
+    parts = text.split("-")
+    if len(parts) not in (2, 3) or not parts[0].isdigit():
+        return None
+    start, token = parts[1], parts[2] if len(parts) == 3 else ""
+    if not (start.isdigit() or start == "x") or (len(parts) == 3 and not token.isdigit()):
+        return None
+    return int(parts[0]), None if start == "x" else int(start), token
+

@@ -13,6 +13,7 @@ import sys
 
 from codename_shell import liveness, paths, shells
 from codename_shell.errors import CodenameError, printable
+from codename_shell.holders import ns_token, parse_ident
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -219,16 +220,19 @@ def inherited(pid: int) -> tuple[str, str, str] | None:
     shell) inherits the variable too but runs on another terminal: it claims its own.
     """
     name, ident = os.environ.get("CODENAME"), os.environ.get("CODENAME_ID", "")
-    holder_pid, _, start = ident.partition("-")
-    if not name or not holder_pid.isdigit() or not start.isdigit():
+    parsed = parse_ident(ident)
+    if not name or parsed is None or parsed[1] is None:
         return None
-    if int(holder_pid) == pid:
+    holder_pid, start, ns = parsed
+    if ns and ns != ns_token(liveness.pid_namespace()):
+        return None  # a holder of another pid namespace: its pid means nothing here
+    if holder_pid == pid:
         return None  # we are the holder (`exec bash`, a re-sourced rc): claim returns our name
     try:
-        holder, me = liveness.proc_info(int(holder_pid)), liveness.proc_info(pid)
+        holder, me = liveness.proc_info(holder_pid), liveness.proc_info(pid)
     except PermissionError:
         return None
-    if holder is None or me is None or holder.zombie or holder.start != int(start):
+    if holder is None or me is None or holder.zombie or holder.start != start:
         return None
     if not me.tty_nr or holder.tty_nr != me.tty_nr:
         return None
@@ -256,12 +260,11 @@ def hook_code(shell: str) -> str:
         _warn(settings.warnings)
         return code
     from codename_shell.allocator import Allocator
-    from codename_shell.sources import PresenceSource
 
     allocator = Allocator(settings)
     # A refusal raised here is the one line the shell shows; warnings wait for success.
     holder = allocator.claim(pid, kind="terminal")
-    ident = PresenceSource.filename(holder.pid, holder.start)
+    ident = holder.ident
     presence = allocator.presence.path_for(holder)
     _make_scratch(f"{presence}.seen")  # fish too: see shell/codename.fish, __codename_unchanged
     if shell != "fish":  # fish captures output without a file
@@ -288,7 +291,7 @@ def _static_hook(shell: str) -> str:
 
 
 def _holder_presence(ident: str) -> str:
-    """The presence file of the holder `ident` (`<pid>-<start>`), or "" if none can be named."""
+    """The presence file of the holder `ident` (see `holders.ident`), or "" if none can be named."""
     try:
         return os.path.join(paths.runtime_dir(), ident)
     except CodenameError:

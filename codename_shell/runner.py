@@ -13,7 +13,6 @@ import sys
 
 from codename_shell.allocator import Allocator
 from codename_shell.errors import CodenameError
-from codename_shell.sources import PresenceSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def run(argv: list[str], *, name: str | None, settings: Settings) -> int:
         os.waitpid(pid, 0)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         raise
-    ident = PresenceSource.filename(holder.pid, holder.start)
+    ident = holder.ident
     os.write(ready_w, f"{holder.name}\0{holder.full}\0{ident}".encode())
     os.close(ready_w)
     try:

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from terminals import OpenTerminal
+
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -112,3 +116,21 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+@pytest.fixture
+def terminal(world: World) -> Iterator[OpenTerminal]:
+    """Opens real terminals (bash unless named) in the test's world (write the rc file first);
+    closes them after."""
+    from terminals import Terminal  # terminals imports this module: not at the top
+
+    opened: list[Terminal] = []
+
+    def open_terminal(shell: str = "bash", **kwargs: object) -> Terminal:
+        t = Terminal(world, shell, **kwargs)  # type: ignore[arg-type]
+        opened.append(t)
+        return t
+
+    yield open_terminal
+    for t in opened:
+        t.close()

@@ -186,6 +186,10 @@ class Terminal:
             self.child.close(force=True)
 
 
+
+# What the `terminal` fixture (conftest.py) hands a test: open_terminal(shell, **kwargs).
+OpenTerminal = Callable[..., Terminal]
+
 def wait_until(predicate: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
     """Poll `predicate` until it is true; fail naming `what` otherwise (a deadline that stops
     a hung test, not a timing assertion)."""

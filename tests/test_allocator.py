@@ -401,3 +401,29 @@ def test_a_lock_held_too_long_gives_a_clear_error_not_a_hang(world: World) -> No
     line = assert_one_line_error(r)
     assert "lock" in line
     assert who(world) == []
+
+
+def test_a_holder_of_another_pid_namespace_with_our_pid_and_start_keeps_its_own_file(
+        world: World) -> None:
+    """Two pid namespaces sharing one runtime dir can each have a holder with the same pid and
+    start tick (two containers started together). Each keeps its own presence file: one file
+    for both would let this claim overwrite the other's row (its name then free here), and one
+    shell's exit give back the other's name."""
+    local = world.sleeper()
+    me = identity(local.pid)
+    elsewhere = write_presence(world, "Michael", local.pid, start=me.start, boot=me.boot,
+                               ns="pid:[4026530000]", kind="terminal")
+
+    assert world.claim(local.pid) == "Dwight"
+    files = sorted(p.name for p in world.presence_dir.iterdir() if "." not in p.name)
+    assert len(files) == 2 and elsewhere.name in files, files
+    assert elsewhere.read_text().startswith("Michael\t")
+    assert sorted(names_held(world)) == ["Dwight", "Michael"]
+
+    # The local holder's exit hook empties its own file, never the other namespace's.
+    mine = next(p for p in world.presence_dir.iterdir() if p.name in files and p != elsewhere)
+    mine.write_text("")
+    kill(local)
+    assert world.claim(world.sleeper().pid) == "Dwight"
+    assert elsewhere.read_text().startswith("Michael\t")
+    assert sorted(names_held(world)) == ["Dwight", "Michael"]

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ from terminals import (
     PROMPT,
     SHELLS,
     TIMEOUT,
-    Terminal,
+    OpenTerminal,
     claim_for_a_sleeper,
     closing_event,
     emptied_by_the_hook,
@@ -45,23 +44,6 @@ from terminals import (
 
 from codename_shell.shells import quote
 from codename_shell.sources.ledger import ARCHIVE_MAX, COMPACT_AFTER
-
-OpenTerminal = Callable[..., Terminal]
-
-
-@pytest.fixture
-def terminal(world: World) -> Iterator[OpenTerminal]:
-    """Opens terminals in the test's world (write the rc file first); closes them after."""
-    opened: list[Terminal] = []
-
-    def open_terminal(shell: str, **kwargs: object) -> Terminal:
-        t = Terminal(world, shell, **kwargs)  # type: ignore[arg-type]
-        opened.append(t)
-        return t
-
-    yield open_terminal
-    for t in opened:
-        t.close()
 
 
 def state_lock(world: World) -> Path:

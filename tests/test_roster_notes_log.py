@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,25 +21,9 @@ from conftest import World, require
 from helpers import assert_one_line_error, require_root, wait_for, who
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from terminals import Terminal, wait_until, write_rc
+from terminals import OpenTerminal, wait_until, write_rc
 
-OpenTerminal = Callable[..., Terminal]
 START, END = b"<!-- codename:roster -->", b"<!-- /codename:roster -->"
-
-
-@pytest.fixture
-def terminal(world: World) -> Iterator[OpenTerminal]:
-    """Opens bash terminals in the test's world (write the rc file first); closes them after."""
-    opened: list[Terminal] = []
-
-    def open_terminal(shell: str = "bash", **kwargs: object) -> Terminal:
-        t = Terminal(world, shell, **kwargs)  # type: ignore[arg-type]
-        opened.append(t)
-        return t
-
-    yield open_terminal
-    for t in opened:
-        t.close()
 
 
 def cells(text: str) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
 
 import pytest
 import tomli_w
@@ -19,6 +18,7 @@ from terminals import (
     PROMPT,
     SHELLS,
     TIMEOUT,
+    OpenTerminal,
     Terminal,
     claim_for_a_sleeper,
     closing_event,
@@ -34,23 +34,6 @@ from terminals import (
 )
 
 from codename_shell.shells import quote
-
-OpenTerminal = Callable[..., Terminal]
-
-
-@pytest.fixture
-def terminal(world: World) -> Iterator[OpenTerminal]:
-    """Opens terminals in the test's world (write the rc file first); closes them after."""
-    opened: list[Terminal] = []
-
-    def open_terminal(shell: str, **kwargs: object) -> Terminal:
-        t = Terminal(world, shell, **kwargs)  # type: ignore[arg-type]
-        opened.append(t)
-        return t
-
-    yield open_terminal
-    for t in opened:
-        t.close()
 
 
 def name_of(t: Terminal) -> str:

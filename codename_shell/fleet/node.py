@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from codename_shell import liveness
+from codename_shell import casts, liveness
 
 QUALIFIER = "~"  # between the hostname and the node id in a host-qualified name
 _TAG = 6  # hex digits of the node id in a host-qualified name
@@ -56,13 +56,9 @@ def parse_token(text: str) -> tuple[str, int, int | None] | None:
 
 
 def fold(name: str) -> str:
-    """A name as readers tell names apart: `Michael`, `michael` and `MICHAEL` are one name,
-    and so are the composed and decomposed forms of `Zoë`."""
-    if name.isascii():
-        return name.lower()  # ASCII is already NFC, and its casefold is lower()
-    import unicodedata
-
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    """A name as readers tell names apart: the allocator's own rule (`casts.fold`), so a name
+    the fleet keys in Redis is the very name a local claim compares."""
+    return casts.fold(name)
 
 
 def qualify(name: str, node: str) -> str:

@@ -1,8 +1,9 @@
 """Presence: one file per holder in the runtime dir, written atomically, mode 0600.
 
-The file is named after the holder's identity (`<pid>-<start>`), so a shell can give its name
-back at exit with a shell builtin alone: it empties its own file (`: >| file`). An empty
-presence file therefore means "released"; the next claim removes it and closes the ledger row.
+The file is named after the holder's identity (`<pid>-<start>-<pid namespace>`), so a shell can
+give its name back at exit with a shell builtin alone: it empties its own file (`: >| file`).
+An empty presence file therefore means "released"; the next claim removes it and closes the
+ledger row.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 
 from codename_shell import fileio
 from codename_shell.errors import printable
-from codename_shell.holders import MAX_STAMP, Holder, RowError
+from codename_shell.holders import MAX_STAMP, Holder, RowError, ident, parse_ident
 from codename_shell.sources.base import Source
 
 PRESENCE_MAX = 64 << 10  # bytes; a row is a few hundred
@@ -25,19 +26,20 @@ class PresenceSource(Source):
     def __init__(self, directory: str) -> None:
         super().__init__()
         self.directory = directory
-        #: (pid, start) of the files a shell emptied on exit: clean releases.
-        self.released: list[tuple[int, int | None]] = []
+        #: (pid, start, pid namespace number) of the files a shell emptied on exit: clean
+        #: releases.
+        self.released: list[tuple[int, int | None, str]] = []
         #: Entries holding no readable row (junk, a FIFO, a symlink): `reap` removes them.
         self.unreadable: list[str] = []
         #: Temp files whose writer died mid-write (see fileio.stale_temps).
         self.stale_temps: list[str] = []
 
     @staticmethod
-    def filename(pid: int | None, start: int | None) -> str:
-        return f"{pid}-{start if start is not None else 'x'}"
+    def filename(pid: int | None, start: int | None, ns: str = "") -> str:
+        return ident(pid, start, ns)
 
     def path_for(self, holder: Holder) -> str:
-        return os.path.join(self.directory, self.filename(holder.pid, holder.start))
+        return os.path.join(self.directory, holder.ident)
 
     def holders(self) -> list[Holder]:
         self.problems = []
@@ -77,9 +79,9 @@ class PresenceSource(Source):
             return None
         text = data.decode("utf-8", errors="replace")
         if not text.strip():
-            ident = _ident_from_filename(entry)
-            if ident is not None:
-                self.released.append(ident)
+            emptied = parse_ident(entry)
+            if emptied is not None:
+                self.released.append(emptied)
             return None
         try:
             # A row ends at "\n" alone: a full name may hold U+2028, which splitlines cuts at.
@@ -128,10 +130,10 @@ class PresenceSource(Source):
             pass  # removed since (a release): a missing file is a change the shell sees
 
     def forget(self, holder: Holder, event: str) -> None:
-        self.remove(holder.pid, holder.start)
+        self.remove(holder.pid, holder.start, holder.ns)
 
-    def remove(self, pid: int | None, start: int | None) -> None:
-        path = os.path.join(self.directory, self.filename(pid, start))
+    def remove(self, pid: int | None, start: int | None, ns: str = "") -> None:
+        path = os.path.join(self.directory, self.filename(pid, start, ns))
         for leftover in (path, f"{path}.exit", f"{path}.seen"):  # the hook's files go too
             try:
                 os.unlink(leftover)
@@ -154,14 +156,6 @@ class PresenceSource(Source):
 
     def describe(self) -> str:
         return f"presence ({self.directory})"
-
-
-def _ident_from_filename(entry: str) -> tuple[int, int | None] | None:
-    pid, _, start = entry.partition("-")
-    try:
-        return int(pid), (None if start == "x" else int(start))
-    except ValueError:
-        return None
 
 
 def _junk_error(e: OSError) -> bool:
