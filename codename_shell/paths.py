@@ -147,9 +147,29 @@ def trust_problem(path: str) -> str | None:
         return f"{path} cannot be checked: {e.strerror}"
     if info.st_uid != os.geteuid():
         return f"{path} is owned by uid {info.st_uid}, not {os.geteuid()}"
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if info.st_mode & stat.S_IWOTH or (info.st_mode & stat.S_IWGRP
+                                       and not _private_group(info.st_gid)):
         return f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
     return None
+
+
+def _private_group(gid: int) -> bool:
+    """Whether `gid` is this user's own group and no one else's: a user private group, as
+    Debian and Ubuntu make one per user (with umask 002, an editor saves config.toml 0664, and
+    writable by that group is writable by the user alone). Only asked of a group-writable
+    file, so the pwd and grp lookups cost nothing at an ordinary shell start."""
+    if gid != os.getegid():
+        return False
+    import grp
+    import pwd
+
+    try:
+        group, me = grp.getgrgid(gid), pwd.getpwuid(os.geteuid())
+    except KeyError:
+        return False
+    if group.gr_name != me.pw_name or any(m != me.pw_name for m in group.gr_mem):
+        return False
+    return not any(p.pw_gid == gid and p.pw_uid != me.pw_uid for p in pwd.getpwall())
 
 
 def make_private_dirs(path: str) -> None:

@@ -129,7 +129,7 @@ def test_a_config_others_could_write_is_refused_with_one_line_and_the_defaults(
 
 def test_theme_refuses_to_edit_a_config_others_could_write(world: World) -> None:
     path = world.write_config('# mine\ntheme = "parks"\n')
-    path.chmod(0o664)
+    path.chmod(0o666)
     r = world.run("theme", "office")
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
@@ -451,3 +451,39 @@ def test_a_root_shell_with_the_users_home_claims_and_creates_nothing_there(
     state = user.home / ".local" / "state" / "codename"
     info = state.stat()
     assert (info.st_uid, oct(info.st_mode & 0o777)) == (user.uid, "0o700")
+
+
+def _own_private_group() -> bool:
+    import grp
+    import pwd
+
+    me = pwd.getpwuid(os.geteuid())
+    group = grp.getgrgid(os.getegid())
+    return group.gr_name == me.pw_name and all(m == me.pw_name for m in group.gr_mem) and \
+        not any(p.pw_gid == group.gr_gid and p.pw_uid != me.pw_uid for p in pwd.getpwall())
+
+
+def test_a_config_writable_by_the_user_s_own_private_group_is_read(world: World) -> None:
+    """Debian and Ubuntu give each user a group of their own and umask 002: an editor saves
+    config.toml 0664 in a 0775 directory. Only the user can write through that group."""
+    if not _own_private_group():
+        message = "this user's primary group is not a private group of its own"
+        if IN_CI:
+            pytest.fail(f"{message}; CI runs as root, whose group is")
+        pytest.skip(message)
+    path = world.write_config('theme = "parks"\n')
+    path.chmod(0o664)
+    path.parent.chmod(0o775)
+    r = world.run("theme")
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "parks", "")
+
+
+def test_a_config_writable_by_a_shared_group_is_refused(world: World) -> None:
+    require_root("to give config.toml to a group that is not the user's own")
+    path = world.write_config('theme = "parks"\n')
+    os.chown(path, os.geteuid(), 4242)
+    path.chmod(0o664)
+    r = world.run("theme")
+    assert r.stdout.strip() == "office"
+    assert "writable by group or others" in one_warning(r.stderr)
+
