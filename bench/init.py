@@ -18,26 +18,13 @@ import re
 import shutil
 import subprocess
 
-from bench.common import Bench, BenchError, Row, World, compare, log, median
+from bench.common import REPORTER, Bench, BenchError, Row, World, compare, log, median
 
 FAMILY = "init"
 WHAT = "codename init against python -c pass; launcher, pip's wrapper; peak memory"
 TARGET_INIT = 1.15  # issue 12 (issue 4 asked for 2.0x, aiming at 1.25x)
 TARGET_MEMORY = 1.2
 
-# (6) Starts the command, waits for it, prints its peak RSS (KiB) on stderr.
-REPORTER = """import os, sys
-argv = sys.argv[1:]
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-sys.stderr.write(f"RSS {usage.ru_maxrss}\\n")
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
 
 # pip's own script maker, run by the interpreter under test: the wrapper exactly as this pip
 # writes it for an entry point (the current pip no longer imports `re` in it).

@@ -3,8 +3,10 @@ writes them, and the checks every error message must pass."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -192,3 +194,34 @@ def require_machine_id() -> None:
     if IN_CI:
         pytest.fail(f"{message}, and CI must run the earlier-boot tests")
     pytest.skip(message)
+
+
+def lock_is_held(lock: Path) -> bool:
+    """Whether some process holds the lock (shared or exclusive): an exclusive try fails."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also lets go of the lock if the try took it
+    return False
+
+
+def hold_lock(world: World, lock: Path, *flock_args: str) -> subprocess.Popen[bytes]:
+    """`flock [ARGS] LOCK sleep 600`: a holder that never makes progress, in its own session
+    so that the test can end flock and its sleep (which holds the descriptor too) together."""
+    from conftest import require
+
+    holder = subprocess.Popen([require("flock"), *flock_args, str(lock), "sleep", "600"],
+                              env=world.env, start_new_session=True)
+    wait_for(lambda: lock_is_held(lock), "flock to take the lock")
+    return holder
+
+
+def end_session(p: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()

@@ -14,18 +14,24 @@ long queue that moves.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, World, require
-from helpers import assert_one_line_error, ledger_rows, wait_for, who
+from conftest import IN_CI, World
+from helpers import (
+    assert_one_line_error,
+    end_session,
+    hold_lock,
+    ledger_rows,
+    lock_is_held,
+    wait_for,
+    who,
+)
 from terminals import PROMPT, Terminal, write_rc
 
 PAGE = 4096  # tmpfs hands out space a page at a time
@@ -337,17 +343,6 @@ def state_lock(world: World) -> Path:
     return state / "lock"
 
 
-def lock_is_held(lock: Path) -> bool:
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def test_a_claim_waits_out_a_queue_that_holds_the_lock_longer_than_the_timeout(
         world: World) -> None:
     """Twelve holders one after another keep the lock about 4 s in all, each well under the
@@ -364,28 +359,11 @@ def test_a_claim_waits_out_a_queue_that_holds_the_lock_longer_than_the_timeout(
     assert r.stdout.strip() == "Michael"
 
 
-def hold_stuck(world: World, lock: Path) -> subprocess.Popen[bytes]:
-    """`flock LOCK sleep 600`: a holder that never moves, in its own session (so flock and
-    its sleep, which holds the descriptor too, end together)."""
-    stuck = subprocess.Popen([require("flock"), str(lock), "sleep", "600"], env=world.env,
-                             start_new_session=True)
-    wait_for(lambda: lock_is_held(lock), "flock to take the lock")
-    return stuck
-
-
-def end_session(p: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    p.wait()
-
-
 def test_a_stuck_holder_makes_a_claim_refuse_with_one_line(world: World) -> None:
     # An earlier claim left its record in the lock file: a stale record must not pass for
     # progress, nor make the wait endless.
     assert world.claim(world.sleeper().pid) == "Michael"
-    stuck = hold_stuck(world, state_lock(world))
+    stuck = hold_lock(world, state_lock(world))
     try:
         r = world.run("claim", "--pid", str(world.sleeper().pid), timeout=120)
     finally:
@@ -396,7 +374,7 @@ def test_a_stuck_holder_makes_a_claim_refuse_with_one_line(world: World) -> None
 
 
 def test_a_shell_start_on_a_stuck_lock_prints_one_line_and_starts(world: World) -> None:
-    stuck = hold_stuck(world, state_lock(world))
+    stuck = hold_lock(world, state_lock(world))
     write_rc(world, "bash")
     try:
         t = Terminal(world, "bash")

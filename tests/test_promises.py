@@ -7,7 +7,6 @@ without a name, a lock taken shared, and the TTY column. Each test says which.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -20,7 +19,10 @@ import pytest
 from conftest import IN_CI, REPO, World, require
 from helpers import (
     assert_one_line_error,
+    end_session,
+    hold_lock,
     ledger_rows,
+    lock_is_held,
     names_held,
     proc_state,
     require_root,
@@ -53,35 +55,6 @@ def state_lock(world: World) -> Path:
     lock = state / "lock"
     lock.touch(mode=0o600)
     return lock
-
-
-def lock_is_held(lock: Path) -> bool:
-    """Whether some process holds the lock (shared or exclusive): an exclusive try fails."""
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also lets go of the lock if the try took it
-    return False
-
-
-def hold_lock(world: World, lock: Path, *flock_args: str) -> subprocess.Popen[bytes]:
-    """`flock [ARGS] LOCK sleep 600`: a holder that never makes progress, in its own session
-    so that the test can end flock and its sleep (which holds the descriptor too) together."""
-    holder = subprocess.Popen([require("flock"), *flock_args, str(lock), "sleep", "600"],
-                              env=world.env, start_new_session=True)
-    wait_for(lambda: lock_is_held(lock), "flock to take the lock")
-    return holder
-
-
-def end_session(p: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    p.wait()
 
 
 def require_strace() -> str:
