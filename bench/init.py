@@ -6,8 +6,9 @@ so every run really claims a name. (1b) to (1d) time the other ways codename can
 in the same alternation: pip's console-script wrapper as pip (and so pipx) writes it today,
 with the package's entry point (what `pipx reinstall` or `pip install` leave in place of the
 launcher); the same wrapper with the entry point before this issue (`cli:main`); and the
-launcher without `-S` (what skipping `site` buys). (6) peak memory of init and the bare
-interpreter, (6b) of init through pip's wrapper.
+launcher without `-S` (what skipping `site` buys). (1e) what importing `os` costs a process
+started as the launcher starts init (`python -SP`): why init's modules use `lean_os`. (6) peak
+memory of init and the bare interpreter, (6b) of init through pip's wrapper.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def measure(bench: Bench) -> None:
     others = wrappers(bench) if not bench.given else {}
     for key, path in others.items():
         variants[key] = [path, "init", "bash"]
+    bare = {"bare", "bare-S", "os-S"}  # no hook expected from these
+    variants["bare-S"] = [bench.interp, "-SP", "-c", "pass"]
+    variants["os-S"] = [bench.interp, "-SP", "-c", "import os"]
     # Is a claim really made? Ask `who` from inside the shell that ran init.
     check = bench.shell_timed(world, variants["init"], {"BENCH_WHO": bench.codename})
     who, _ = json.JSONDecoder().raw_decode(str(check["rest"]).strip() or "[]")
@@ -93,7 +97,7 @@ def measure(bench: Bench) -> None:
 
     def run(key: str, argv: list[str]) -> float:
         s = bench.shell_timed(world, argv)
-        if key != "bare" and not s["hook_len"]:
+        if key not in bare and not s["hook_len"]:
             raise BenchError(f"{key}: init printed no hook (stderr: {s['err']!r})")
         if s["err"]:
             bench.warn(f"{key}: stderr: {str(s['err']).strip()}")
@@ -120,6 +124,11 @@ def measure(bench: Bench) -> None:
                                       ms["bare"], key, ms[key], got[key][1]))
         else:
             bench.rows.append(Row(row, what + ": skipped (see the warnings)", "—", "—"))
+    bench.rows.append(compare("1e", "`python -SP -c 'import os'` against `python -SP -c pass`: "
+                                    "what `os` costs a start like init's, which its modules "
+                                    "avoid (codename_shell/lean_os.py)",
+                              "-SP pass", ms["bare-S"], "import os", ms["os-S"],
+                              got["os-S"][1]))
     memory(bench, world, variants)
     if bench.args.importtime:
         bench.notes.append(importtime(bench))

@@ -6,7 +6,7 @@ a row or a terminal (control characters, newlines, tabs, blanks, duplicates) is 
 
 from __future__ import annotations
 
-import os
+from codename_shell import lean_os as os
 
 DEFAULT_THEME = "office"
 BUILTIN_DIR = os.path.join(os.path.dirname(__file__), "casts")

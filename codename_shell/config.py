@@ -12,10 +12,10 @@ hold a password) it keeps where it stands in config.toml, and reads it from ther
 from __future__ import annotations
 
 import marshal
-import os
 import time
 
 from codename_shell import __version__, casts, fileio, paths
+from codename_shell import lean_os as os
 from codename_shell.errors import CodenameError, ConfigError
 
 TYPE_CHECKING = False
@@ -55,7 +55,7 @@ class Settings:
         #: The fleet in force: `[fleet]` with CODENAME_FLEET_URL's url, which wins (it keeps a
         #: password out of config.toml); None: names are distinct on this host only.
         self.fleet = self.fleet_in_file
-        url = os.environ.get("CODENAME_FLEET_URL")
+        url = os.getenv("CODENAME_FLEET_URL")
         if url:
             self.fleet = {**(self.fleet or _FLEET_DEFAULTS), "url": url}
 
@@ -63,15 +63,16 @@ class Settings:
         """(theme, why): CODENAME_THEME, else `theme`, else today's schedule, else office."""
         weekday = WEEKDAYS[time.localtime().tm_wday if today is None else today]
         for theme, why in (
-            (os.environ.get("CODENAME_THEME"), "CODENAME_THEME"),
+            (os.getenv("CODENAME_THEME"), "CODENAME_THEME"),
             (self.theme, "config"),
             (self.schedule.get(weekday), f"schedule ({weekday})"),
         ):
             if theme:
                 if theme in self.casts:
                     return theme, why
-                self.warnings.append(f"unknown theme {theme!r} from {why}; using "
-                                     f"{casts.DEFAULT_THEME!r}")
+                warning = f"unknown theme {theme!r} from {why}; using {casts.DEFAULT_THEME!r}"
+                if warning not in self.warnings:  # asked again (a claim asks twice): said once
+                    self.warnings.append(warning)
                 break
         return casts.DEFAULT_THEME, "default"
 

@@ -4,9 +4,10 @@ or run away reading a file that is not a file (a FIFO, a device) or far too big.
 from __future__ import annotations
 
 import errno
-import os
 import stat
 import time
+
+from codename_shell import lean_os as os
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600,
@@ -222,6 +223,9 @@ def read_regular(path: str, limit: int, *, nofollow: bool = False) -> bytes:
         os.close(fd)
 
 
+_ENTRY_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+
+
 def read_entry(dir_fd: int, directory: str, name: str,
                limit: int) -> tuple[bytes, os.stat_result]:
     """`read_regular` for an entry `name` of `directory`, which only this user can write
@@ -235,8 +239,7 @@ def read_entry(dir_fd: int, directory: str, name: str,
     entry's path only made for an error message.
     """
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY
-                     | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(name, _ENTRY_FLAGS, dir_fd=dir_fd)
     except OSError as e:
         path = os.path.join(directory, name)
         if e.errno == errno.ELOOP:

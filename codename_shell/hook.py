@@ -8,9 +8,9 @@ it prints one line on stderr and no code.
 
 from __future__ import annotations
 
-import os
 import sys
 
+from codename_shell import lean_os as os
 from codename_shell import liveness, paths, shells
 from codename_shell.errors import CodenameError, printable
 from codename_shell.holders import ns_token, parse_ident
@@ -98,7 +98,7 @@ def ignore_interrupts() -> None:
 
 def interactive_terminal() -> bool:
     """Whether a name is wanted: a person at a real terminal, not a tool reading the env."""
-    if os.environ.get("TERM", "") == "dumb" or "VSCODE_RESOLVING_ENVIRONMENT" in os.environ:
+    if os.getenv("TERM") == "dumb" or os.getenv("VSCODE_RESOLVING_ENVIRONMENT") is not None:
         return False
     return os.isatty(0)
 
@@ -219,7 +219,7 @@ def inherited(pid: int) -> tuple[str, str, str] | None:
     exit. A new terminal (a tmux pane, a VS Code terminal, a window started from a named
     shell) inherits the variable too but runs on another terminal: it claims its own.
     """
-    name, ident = os.environ.get("CODENAME"), os.environ.get("CODENAME_ID", "")
+    name, ident = os.getenv("CODENAME"), os.getenv("CODENAME_ID") or ""
     parsed = parse_ident(ident)
     if not name or parsed is None or parsed[1] is None:
         return None
@@ -236,7 +236,7 @@ def inherited(pid: int) -> tuple[str, str, str] | None:
         return None
     if not me.tty_nr or holder.tty_nr != me.tty_nr:
         return None
-    return name, os.environ.get("CODENAME_FULL") or name, ident
+    return name, os.getenv("CODENAME_FULL") or name, ident
 
 
 def hook_code(shell: str) -> str:

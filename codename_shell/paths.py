@@ -8,10 +8,10 @@ about as much as starting the interpreter and this runs at every shell start. An
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 
+from codename_shell import lean_os as os
 from codename_shell.errors import UnsafeDirectory
 
 APP = "codename"
@@ -19,7 +19,7 @@ PRIVATE = 0o700
 
 
 def _xdg(var: str, default: str) -> str:
-    value = os.environ.get(var, "")
+    value = os.getenv(var) or ""
     if os.path.isabs(value):
         return value
     return os.path.join(os.path.expanduser("~"), default)
@@ -59,7 +59,7 @@ def config_file() -> str:
 
 
 def runtime_dir() -> str:
-    base = os.environ.get("XDG_RUNTIME_DIR", "")
+    base = os.getenv("XDG_RUNTIME_DIR") or ""
     if sys.platform.startswith("linux") and os.path.isabs(base) and _acceptable_runtime_base(base):
         return os.path.join(base, APP)
     return _platformdirs("runtime")

@@ -6,7 +6,7 @@ hold quotes, `$(...)`, backticks or `;` and must still arrive as plain text.
 
 from __future__ import annotations
 
-import os
+from codename_shell import lean_os as os
 
 SHELLS = ("bash", "zsh", "fish")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, World
+from conftest import IN_CI, World, require
 
 from codename_shell import liveness
 from codename_shell.holders import Holder
@@ -225,3 +225,16 @@ def end_session(p: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pass
     p.wait()
+
+
+def require_strace() -> str:
+    """strace, able to trace here (following forks): a failure in CI, a skip elsewhere."""
+    strace = require("strace")
+    probe = subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "true"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        message = f"strace cannot trace here: {probe.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return strace

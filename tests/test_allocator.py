@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import World
 from helpers import (
     Zombie,
@@ -26,8 +27,10 @@ from helpers import (
     write_presence,
 )
 
-from codename_shell import config, liveness
-from codename_shell.allocator import Allocator
+from codename_shell import allocator, config, liveness
+from codename_shell.allocator import FULL_CHECKS, Allocator
+from codename_shell.holders import Holder
+from codename_shell.sources import LedgerSource, PresenceSource
 
 OFFICE = ["Michael", "Dwight", "Jim", "Pam", "Ryan", "Andy", "Angela", "Kevin", "Oscar",
           "Stanley", "Phyllis", "Meredith", "Creed", "Kelly", "Toby"]
@@ -427,3 +430,85 @@ def test_a_holder_of_another_pid_namespace_with_our_pid_and_start_keeps_its_own_
     assert world.claim(world.sleeper().pid) == "Dwight"
     assert elsewhere.read_text().startswith("Michael\t")
     assert sorted(names_held(world)) == ["Dwight", "Michael"]
+
+
+# --- a claim among more holders than it reads /proc for (allocator.FULL_CHECKS) --------------
+
+def crowd(world: World) -> list[tuple[subprocess.Popen[bytes], str]]:
+    """More live holders than a claim checks in full, each with the name a real claim gave it
+    (the cast, then "Michael 2" …)."""
+    held = []
+    for _ in range(FULL_CHECKS + 6):
+        p = world.sleeper()
+        held.append((p, world.claim(p.pid)))
+    return held
+
+
+@needs_proc
+def test_among_many_holders_a_claim_hands_out_no_live_name_and_reaps_the_gone(
+        world: World) -> None:
+    held = crowd(world)
+    gone = held[30:33]  # past the cast: their holders' /proc is not read by every claim
+    for p, _ in gone:
+        kill(p)  # and waited for: no process has the pid any more
+    names = [world.claim(world.sleeper().pid) for _ in gone]
+    assert names == [name for _, name in gone]  # the first free names, in the cast's order
+    assert not {name for p, name in held if p not in [q for q, _ in gone]} & set(names)
+    reaped = {n for e, n, _ in ledger_rows(world) if e == "reaped"}
+    assert reaped == {name for _, name in gone}
+
+
+@needs_proc
+def test_among_many_holders_a_reused_pid_holding_a_cast_name_is_found(world: World) -> None:
+    held = crowd(world)
+    first, name = held[0]
+    assert name == "Michael"
+    world.run("release", "--pid", str(first.pid))
+    # "Michael" held by a row whose process ended and whose pid now runs another process.
+    other = world.sleeper()
+    stale = write_presence(world, "Michael", other.pid, start=identity(other.pid).start - 1)
+    assert world.claim(world.sleeper().pid) == "Michael"
+    assert not stale.exists()
+
+
+@needs_proc
+def test_among_many_holders_the_name_asked_for_is_checked_in_full(world: World) -> None:
+    crowd(world)
+    other = world.sleeper()
+    stale = write_presence(world, "Toby 7", other.pid, start=identity(other.pid).start - 1)
+    assert world.claim(world.sleeper().pid, "--name", "Toby 7") == "Toby 7"
+    assert not stale.exists()
+
+
+@needs_proc
+def test_a_quick_survey_reads_proc_for_the_holders_it_must(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Quick from the first holder on, and no window: what is left is the rule itself.
+    monkeypatch.setattr(allocator, "FULL_CHECKS", 0)
+    monkeypatch.setattr(allocator, "WINDOW", 0)
+    live = world.sleeper()
+    reused = {name: world.sleeper() for name in ("Michael", "Toby 7", "Kevin")}
+    # Each row's process ended and its pid now runs another: the rows' start time is older.
+    start = {name: identity(p.pid).start - 1 for name, p in reused.items()}
+    for name in ("Michael", "Toby 7"):
+        write_presence(world, name, reused[name].pid, start=start[name])
+    write_presence(world, "Gone", dead_pid(world))
+    write_presence(world, "Live", live.pid)
+    world.ledger.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ledger = LedgerSource(str(world.ledger.parent))
+    me = identity(reused["Kevin"].pid)
+    ledger.append([("claimed", Holder("Kevin", pid=me.pid, start=start["Kevin"], boot=me.boot,
+                                      host=me.host, ns=me.ns, machine=me.machine))])
+    sources = [PresenceSource(str(world.presence_dir)), ledger]
+    survey = allocator.Survey(sources, 0, quick=True, sure=frozenset({"michael"}))
+    verdicts = {h.name: h in survey.live for h in survey.holders}
+    assert verdicts == {
+        "Michael": False,  # a name handed out first: /proc is read, the reused pid seen
+        "Kevin": False,  # known to the ledger alone: /proc is read
+        "Gone": False,  # no process has its pid: dead without /proc
+        "Live": True,
+        # The price of not reading /proc: its pid runs, so it keeps its name for now.
+        "Toby 7": True,
+    }
+    thorough = allocator.Survey(sources, 0)
+    assert {h.name for h in thorough.live} == {"Live"}

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 from conftest import IN_CI, REPO, World, require
-from helpers import assert_one_line_error, require_root
+from helpers import assert_one_line_error, require_root, require_strace
 from terminals import (
     PLAIN_PROMPT,
     PROMPT,
@@ -288,14 +288,7 @@ def test_ctrl_c_while_a_shell_start_waits_on_the_lock_is_one_quiet_line(
 
 def strace_inject_sigint() -> list[str]:
     """strace, set to send SIGINT to the traced process at its first open of a given path."""
-    strace = require("strace")
-    probe = subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "true"],
-                           capture_output=True, text=True, timeout=60)
-    if probe.returncode != 0:
-        message = f"strace cannot trace here: {probe.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    strace = require_strace()
     return [strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=openat",
             "-e", "inject=openat:signal=SIGINT:when=1"]
 

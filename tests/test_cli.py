@@ -559,11 +559,13 @@ def test_an_unexpected_error_is_one_line_and_logged_not_a_traceback(world: World
     # meet (a directory as ledger or lock, a FIFO) is refused in one line of its own already.
     inject = world.root / "inject"
     inject.mkdir()
+    # In os and in lean_os, through which codename's own modules reach the same function.
     (inject / "sitecustomize.py").write_text(
         "import os\n\n"
+        "from codename_shell import lean_os\n\n"
         "def listdir(path='.'):\n"
         "    raise RuntimeError('a fault injected by the test')\n\n"
-        "os.listdir = listdir\n")
+        "os.listdir = lean_os.listdir = listdir\n")
     r = world.run("claim", "--pid", str(world.sleeper().pid),
                   env={"PYTHONPATH": f"{inject}{os.pathsep}{world.env['PYTHONPATH']}"})
     assert_one_line_error(r)

@@ -555,6 +555,7 @@ def test_a_unix_socket_fleet(world: World) -> None:
 
 # --- the shell start stays lean -----------------------------------------------------------
 
+OS = {"os", "posixpath", "_collections_abc"}
 HEAVY = {"re", "json", "tomllib", "argparse", "platformdirs", "socket", "ssl", "selectors",
          "urllib", "urllib.parse", "hashlib", "redis", "enum", "typing", "subprocess",
          "signal", "dataclasses"}
@@ -571,7 +572,8 @@ def _init_imports(world: World) -> set[str]:
     assert world.run("themes").returncode == 0  # the config cache, as every later start has
     term = Terminal(world, "bash")
     try:
-        term.run(f"{sys.executable} -X importtime {launcher} init bash >{out} 2>{trace}")
+        # -SP as the launcher's `#!` line has it (naming the interpreter bypasses that line).
+        term.run(f"{sys.executable} -SP -X importtime {launcher} init bash >{out} 2>{trace}")
     finally:
         term.close()
     assert "__codename_name=" in out.read_text()
@@ -587,6 +589,7 @@ def test_init_with_a_fleet_imports_nothing_heavy(world: World, redis: RedisServe
         reap_keepers(world.root)
     assert "codename_shell.fleet.client" in imported
     assert not HEAVY & imported, sorted(HEAVY & imported)
+    assert not OS & imported, sorted(OS & imported)  # see tests/test_hot_path.py
     assert "codename:name:michael" in redis.names()
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, REPO, World, require
+from conftest import REPO, World, require
 from helpers import (
     assert_one_line_error,
     end_session,
@@ -26,6 +26,7 @@ from helpers import (
     names_held,
     proc_state,
     require_root,
+    require_strace,
     wait_for,
     who,
 )
@@ -55,18 +56,6 @@ def state_lock(world: World) -> Path:
     lock = state / "lock"
     lock.touch(mode=0o600)
     return lock
-
-
-def require_strace() -> str:
-    strace = require("strace")
-    probe = subprocess.run([strace, "-qq", "-o", "/dev/null", "true"],
-                           capture_output=True, text=True, timeout=TIMEOUT)
-    if probe.returncode != 0:
-        message = f"strace cannot trace here: {probe.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return strace
 
 
 # --- the lock -----------------------------------------------------------------------------

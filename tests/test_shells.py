@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 import tomli_w
-from conftest import IN_CI, World, require
+from conftest import World, require
+from helpers import require_strace
 from terminals import (
     PID,
     PROMPT,
@@ -378,6 +379,20 @@ def test_a_broken_config_gives_a_working_shell_and_one_warning(
     assert "Traceback" not in t.screen()
 
 
+def test_an_unknown_theme_is_said_once_at_a_shell_start(
+        world: World, terminal: OpenTerminal) -> None:
+    # A claim asks for the theme in force twice (for the names whose holders it checks in
+    # full, for the name it hands out): the shell still sees the warning once.
+    world.write_config('theme = "nosuch"\n')
+    write_rc(world, "bash")
+    t = terminal("bash")
+
+    lines = [line for line in t.startup.splitlines() if line.strip()]
+    assert len(lines) == 2, t.startup
+    assert "nosuch" in lines[0] and "more" not in lines[0], lines[0]
+    assert name_of(t) == "Michael"
+
+
 @pytest.mark.parametrize("shell", SHELLS)
 def test_a_codename_that_cannot_work_still_gives_a_working_shell_and_one_line(
         world: World, terminal: OpenTerminal, shell: str) -> None:
@@ -395,18 +410,6 @@ def test_a_codename_that_cannot_work_still_gives_a_working_shell_and_one_line(
 
 
 # --- the hot path: no process at a prompt or at exit --------------------------------------
-
-def require_strace() -> str:
-    strace = require("strace")
-    probe = subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "true"],
-                           capture_output=True, text=True, timeout=TIMEOUT)
-    if probe.returncode != 0:
-        message = f"strace cannot trace here: {probe.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return strace
-
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_one_python_per_start_and_no_process_at_prompts_or_exit(

@@ -14,10 +14,10 @@ This module is what the allocator sees (`Fleet`); it is imported only when `[fle
 from __future__ import annotations
 
 import fcntl
-import os
 import sys
 import time
 
+from codename_shell import lean_os as os
 from codename_shell import liveness, paths
 from codename_shell.errors import CodenameError, ConfigError
 from codename_shell.fleet import node
@@ -330,5 +330,5 @@ def _spawn_keeper() -> None:
                (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
                (os.POSIX_SPAWN_DUP2, 1, 2)]
     defaults = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
-    os.posix_spawn(sys.executable, [sys.executable, "-c", code], dict(os.environ),
+    os.posix_spawn(sys.executable, [sys.executable, "-c", code], os.child_environ(),
                    file_actions=actions, setsid=True, setsigmask=(), setsigdef=defaults)

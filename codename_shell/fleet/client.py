@@ -19,9 +19,9 @@ message built here holds anything else of the URL.
 from __future__ import annotations
 
 import _socket
-import os
 import time
 
+from codename_shell import lean_os as os
 from codename_shell.errors import CodenameError, ConfigError, printable
 
 DEFAULT_PORT = 6379
@@ -280,7 +280,7 @@ def _codec(lean: bool) -> tuple[object, object]:
     `lean` (a claim at a shell start, one short reply): ours even when hiredis is installed,
     since importing hiredis costs more than parsing one reply in Python.
     """
-    if not lean and os.environ.get("CODENAME_FLEET_PURE_RESP") != "1":  # tests run both
+    if not lean and os.getenv("CODENAME_FLEET_PURE_RESP") != "1":  # tests run both
         try:
             import hiredis
         except ImportError:

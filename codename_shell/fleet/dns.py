@@ -10,8 +10,7 @@ shell starts looks the name up once, and most starts pay neither the lookup nor 
 
 from __future__ import annotations
 
-import os
-
+from codename_shell import lean_os as os
 from codename_shell.fleet.client import Addresses, literal, resolve
 
 TYPE_CHECKING = False

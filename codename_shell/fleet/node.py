@@ -9,9 +9,8 @@ millisecond and a half at every shell start).
 
 from __future__ import annotations
 
-import os
-
 from codename_shell import casts, liveness
+from codename_shell import lean_os as os
 
 QUALIFIER = "~"  # between the hostname and the node id in a host-qualified name
 _TAG = 6  # hex digits of the node id in a host-qualified name

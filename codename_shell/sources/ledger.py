@@ -15,10 +15,10 @@ proportional to the live holders, never the whole history.
 
 from __future__ import annotations
 
-import os
 import time
 
 from codename_shell import fileio
+from codename_shell import lean_os as os
 from codename_shell.errors import printable
 from codename_shell.holders import Holder, RowError
 from codename_shell.sources.base import Source
@@ -62,10 +62,23 @@ class LedgerSource(Source):
         if torn:
             self.problems.append(f"{printable(self.path)}: a torn last row was skipped (a crash "
                                  "mid-write); harmless, the next claim drops it")
+        opened, label, from_row = self._open, self.label, Holder.from_row
         for number, line in enumerate(lines, 1):
-            if line and not line.startswith("#"):
-                self._rows += 1
-                self._apply(line, number)
+            if not line or line[0] == "#":
+                continue
+            self._rows += 1
+            # Most rows of a live file are "claimed" rows: taken here without the two calls
+            # of `_apply` and `_track` (~0.5 µs a row, ~0.5 ms of a claim among 1,000).
+            stamp_event_row = line.split("\t", 2)
+            if len(stamp_event_row) == 3 and stamp_event_row[1] == "claimed":
+                try:
+                    holder = from_row(stamp_event_row[2], label)
+                except RowError:
+                    pass  # `_apply` says what is wrong with it
+                else:
+                    opened[(holder.name, holder.pid, holder.start, holder.host)] = holder
+                    continue
+            self._apply(line, number)
         if self.unreadable > MAX_REPORTED:
             self.problems.append(f"{printable(self.path)}: {self.unreadable - MAX_REPORTED} "
                                  "more unreadable rows skipped")

@@ -9,14 +9,24 @@ ledger row.
 from __future__ import annotations
 
 import errno
-import os
+import stat
+import time
 
 from codename_shell import fileio
+from codename_shell import lean_os as os
 from codename_shell.errors import printable
 from codename_shell.holders import MAX_STAMP, Holder, RowError, ident, parse_ident
 from codename_shell.sources.base import Source
 
 PRESENCE_MAX = 64 << 10  # bytes; a row is a few hundred
+# A file's times move in ticks of the kernel's coarse clock (up to 10 ms): a file changed
+# again within the tick in which it was read keeps the times it had when read. So a version
+# is known for later surveys only if it had not changed for this long when it was read (git
+# calls the others "racily clean" and reads them again too).
+SETTLED_NS = 1_000_000_000
+#: A presence file as a survey read it: st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns of
+#: the version read, and its row.
+Snapshot = tuple[int, int, int, int, int, str]
 
 
 class PresenceSource(Source):
@@ -33,6 +43,14 @@ class PresenceSource(Source):
         self.unreadable: list[str] = []
         #: Temp files whose writer died mid-write (see fileio.stale_temps).
         self.stale_temps: list[str] = []
+        #: The rows an earlier survey read, by entry, with the identity of the file version
+        #: it read them from (see `_unchanged`); given by `rowcache`.
+        self.known: dict[str, Snapshot] = {}
+        #: What `holders()` found, for `rowcache` to keep: files not changed lately.
+        self.snapshot: dict[str, Snapshot] = {}
+        #: How many settled files `holders()` had to read (not known, or changed since): what
+        #: a new cache would save the next survey.
+        self.reads = 0
 
     @staticmethod
     def filename(pid: int | None, start: int | None, ns: str = "") -> str:
@@ -46,6 +64,8 @@ class PresenceSource(Source):
         self.released = []
         self.unreadable = []
         self.stale_temps = []
+        self.snapshot = {}
+        self.reads = 0
         found: list[Holder] = []
         try:
             # Entries are opened relative to the directory: one lookup of its path, not one
@@ -55,10 +75,11 @@ class PresenceSource(Source):
             return found  # a wiped runtime dir: the ledger still knows who lives
         try:
             entries = os.listdir(dir_fd)
+            settled = time.time_ns() - SETTLED_NS
             for entry in entries:
                 if "." in entry:
                     continue  # temp files mid-rename, a bash hook's `<pid>-<start>.exit` scratch
-                holder = self._read(dir_fd, entry)
+                holder = self._unchanged(dir_fd, entry) or self._read(dir_fd, entry, settled)
                 if holder is not None:
                     found.append(holder)
         finally:
@@ -66,7 +87,35 @@ class PresenceSource(Source):
         self.stale_temps = fileio.stale_temps(self.directory, entries)
         return found
 
-    def _read(self, dir_fd: int, entry: str) -> Holder | None:
+    def _unchanged(self, dir_fd: int, entry: str) -> Holder | None:
+        """The holder of `entry` as an earlier survey read it, when the file is that very
+        version still; else None (and `_read` reads it).
+
+        A file's version is its inode, size, mtime and ctime: a rewrite (a rename over it)
+        is another inode, an edit in place changes the size or the times, and ctime no one
+        can set back. One lstat (~1 µs) instead of an open, fstat, read and close (~4.5 µs):
+        ~3.5 ms of a claim among 1,000 holders (bench row 3). Only versions that had settled
+        when they were read are known (see SETTLED_NS).
+        """
+        seen = self.known.get(entry)
+        if seen is None:
+            return None
+        try:
+            st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            return None  # gone, or unreadable: `_read` says which
+        if not stat.S_ISREG(st.st_mode) or \
+                (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != seen[:5]:
+            return None
+        try:
+            holder = Holder.from_row(seen[5], self.label)
+        except RowError:
+            return None  # kept by other code than this: `_read` judges the file itself
+        holder.beat = max(holder.beat or 0, min(int(st.st_mtime), MAX_STAMP))
+        self.snapshot[entry] = seen
+        return holder
+
+    def _read(self, dir_fd: int, entry: str, settled: int) -> Holder | None:
         try:
             # Our own file in our own directory: a symlink or a FIFO here was not put by
             # codename; never follow or wait on it (see fileio.read_entry).
@@ -83,14 +132,19 @@ class PresenceSource(Source):
             if emptied is not None:
                 self.released.append(emptied)
             return None
+        # A row ends at "\n" alone: a full name may hold U+2028, which splitlines cuts at.
+        row = text.split("\n", 1)[0]
         try:
-            # A row ends at "\n" alone: a full name may hold U+2028, which splitlines cuts at.
-            holder = Holder.from_row(text.split("\n", 1)[0], self.label)
+            holder = Holder.from_row(row, self.label)
         except RowError as e:
             self._problem(os.path.join(self.directory, entry), f"unreadable row ({e})",
                           junk=True)
             return None
         holder.beat = max(holder.beat or 0, min(int(info.st_mtime), MAX_STAMP))
+        if info.st_ctime_ns < settled:
+            self.snapshot[entry] = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                                    info.st_ctime_ns, row)
+            self.reads += 1
         return holder
 
     def _problem(self, path: str, what: str, *, junk: bool) -> None:
