@@ -324,7 +324,6 @@ def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
         "PRESENCE": presence,
         "OWNER": "1" if owner else "0",
         "BIN": launcher(),
-        "THEMES": sorted(settings.casts),
         "PROMPT": "1" if settings.prompt else "0",
         "TITLE": "1" if settings.title else "0",
     })

@@ -47,8 +47,8 @@ def substitute(template: str, words: dict[str, str]) -> str:
     """`template` with every __CN_KEY__ (KEY in A-Z) replaced by words[KEY], in one pass.
 
     One pass over the template only: a value is never searched for placeholders itself. Replacing
-    the keys one after another would let a value holding `__CN_THEMES__` pull the next value
-    in, unquoted, and a theme named `$(...)` would run at every shell start. (No `re`: this
+    the keys one after another would let a value holding `__CN_PRESENCE__` pull the next value
+    in, unquoted, and a full name holding `$(...)` would run at every shell start. (No `re`: this
     runs at every shell start, and str.split is faster than importing it.)
     """
     pieces = template.split(_MARK)

@@ -15,7 +15,6 @@ __codename_id=__CN_ID__
 __codename_presence=__CN_PRESENCE__
 __codename_owner=__CN_OWNER__
 __codename_bin=(__CN_BIN__)
-__codename_themes=(__CN_THEMES__)
 __codename_show_prompt=__CN_PROMPT__
 __codename_show_title=__CN_TITLE__
 # Kept when the rc file is sourced again, so what was put in PS1 before can still be taken out.

@@ -12,7 +12,6 @@ set -g __codename_id __CN_ID__
 set -g __codename_presence __CN_PRESENCE__
 set -g __codename_owner __CN_OWNER__
 set -g __codename_bin __CN_BIN__
-set -g __codename_themes __CN_THEMES__
 set -g __codename_show_prompt __CN_PROMPT__
 set -g __codename_show_title __CN_TITLE__
 # The presence row last applied; anything else makes the next prompt apply the file again.

@@ -15,8 +15,6 @@ typeset -g __codename_presence=__CN_PRESENCE__
 typeset -g __codename_owner=__CN_OWNER__
 typeset -ga __codename_bin
 __codename_bin=(__CN_BIN__)
-typeset -ga __codename_themes
-__codename_themes=(__CN_THEMES__)
 typeset -g __codename_show_prompt=__CN_PROMPT__
 typeset -g __codename_show_title=__CN_TITLE__
 # Kept when the rc file is sourced again, so what was put in PROMPT before can still be taken out.

@@ -23,18 +23,17 @@ VALUES: dict[str, str | list[str]] = {
     "PRESENCE": "",  # set per test: a path in the test's directory
     "OWNER": "1",
     "BIN": ["/opt/it's a \"dir\"/$(x)/codename", "-m", "codename_shell"],
-    "THEMES": ["office", NASTY, "*", "-rf"],
     "PROMPT": "1",
     "TITLE": "1",
 }
 # The values read back after sourcing the script, in the order the readers print them.
-ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "THEMES", "PROMPT", "TITLE"]
+ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE"]
 READ_BACK = {
     "bash": "printf '%s\\0' \"$__codename_name\" \"$__codename_full\" \"$__codename_id\" "
             "\"$__codename_presence\" \"$__codename_owner\" \"${__codename_bin[@]}\" "
-            "\"${__codename_themes[@]}\" \"$__codename_show_prompt\" \"$__codename_show_title\"",
+            "\"$__codename_show_prompt\" \"$__codename_show_title\"",
     "fish": "printf '%s\\0' $__codename_name $__codename_full $__codename_id "
-            "$__codename_presence $__codename_owner $__codename_bin $__codename_themes "
+            "$__codename_presence $__codename_owner $__codename_bin "
             "$__codename_show_prompt $__codename_show_title",
 }
 READ_BACK["zsh"] = READ_BACK["bash"]

@@ -47,8 +47,7 @@ SCRIPT = {
 eval "$(<hook)"
 printf '%s\\0' '' "$MARK" "$__codename_name" "$__codename_full" "$__codename_id" \
     "$__codename_presence" "$__codename_owner" "${#__codename_bin[@]}" "${__codename_bin[@]}" \
-    "${#__codename_themes[@]}" "${__codename_themes[@]}" "$__codename_show_prompt" \
-    "$__codename_show_title"
+    "$__codename_show_prompt" "$__codename_show_title"
 eval "$(<rename)"
 printf '%s\\0' "$CODENAME" "$CODENAME_FULL"
 """,
@@ -56,8 +55,7 @@ printf '%s\\0' "$CODENAME" "$CODENAME_FULL"
 source hook
 string join0 -- '' $MARK $__codename_name $__codename_full $__codename_id \
     $__codename_presence $__codename_owner (count $__codename_bin) $__codename_bin \
-    (count $__codename_themes) $__codename_themes $__codename_show_prompt \
-    $__codename_show_title
+    $__codename_show_prompt $__codename_show_title
 source rename
 string join0 -- $CODENAME $CODENAME_FULL
 """,
@@ -94,7 +92,7 @@ def run_hook(shell: str, values: dict[str, str | list[str]],
 
 def expected(values: dict[str, str | list[str]], renamed: dict[str, str]) -> list[str]:
     out: list[str] = []
-    for key in ("NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "THEMES", "PROMPT", "TITLE"):
+    for key in ("NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE"):
         value = values[key]
         out += [str(len(value)), *value] if isinstance(value, list) else [value]
     return [*out, renamed["CODENAME"], renamed["CODENAME_FULL"]]
@@ -105,15 +103,15 @@ HOOK_VALUES = st.fixed_dictionaries({
     # Not an owner: a non-interactive owner empties its presence file, a write to a path
     # that is the test's input and so proves nothing either way.
     "OWNER": st.just("0"),
-    "BIN": st.lists(VALUE, min_size=1, max_size=3), "THEMES": st.lists(VALUE, max_size=4),
-    "PROMPT": FLAG, "TITLE": FLAG,
+    "BIN": st.lists(VALUE, min_size=1, max_size=3), "PROMPT": FLAG, "TITLE": FLAG,
 })
 RENAMED = st.fixed_dictionaries({"CODENAME": VALUE, "CODENAME_FULL": VALUE})
-# The attack from issue 7: a placeholder in a full name pulled the theme list in unquoted.
+# The attack from issue 7: a placeholder in a full name pulled a list (then the theme names,
+# since dropped from the hook) in unquoted. BIN is the list left.
 ATTACK: dict[str, str | list[str]] = {
-    "NAME": "Ada", "FULL": "Ada __CN_THEMES__ Lovelace", "ID": "123-456",
-    "PRESENCE": "/run/x/123-456", "OWNER": "0", "BIN": ["/usr/bin/codename"],
-    "THEMES": ["office", "$(echo ran >> pwned)"], "PROMPT": "1", "TITLE": "1",
+    "NAME": "Ada", "FULL": "Ada __CN_BIN__ Lovelace", "ID": "123-456",
+    "PRESENCE": "/run/x/123-456", "OWNER": "0",
+    "BIN": ["/usr/bin/codename", "$(echo ran >> pwned)"], "PROMPT": "1", "TITLE": "1",
 }
 
 
