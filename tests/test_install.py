@@ -401,8 +401,9 @@ def pane_rc(world: World, shell: str, compinit: str) -> str:
 
 
 def loose(word: str) -> str:
-    """A regex for `word` as a terminal may draw it: colours or a bell between its letters."""
-    return r"(?:\x1b\[[0-9;]*m|\x07)*".join(re.escape(ch) for ch in word)
+    """A regex for `word` as a terminal may draw it: colours, a bell or a character-set
+    switch (fish's pager ends its bold with `ESC ( B`) between its letters."""
+    return r"(?:\x1b\[[0-9;]*m|\x1b[()][0-9A-Za-z]|\x07)*".join(re.escape(ch) for ch in word)
 
 
 @pytest.mark.parametrize(("shell", "compinit"), [
