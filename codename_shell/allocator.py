@@ -242,10 +242,9 @@ class Allocator:
     def survey(self) -> Survey:
         return Survey(self.sources, self.settings.ttl)
 
-    def _quick_survey(self, wanted: str | None = None) -> Survey:
+    def _quick_survey(self, theme: str, wanted: str | None = None) -> Survey:
         """The survey of a claim (see `Survey`): /proc is read for the holders of the names
-        handed out first (today's cast) and of the one asked for."""
-        theme, _ = self.settings.theme_in_force()
+        handed out first (`theme`'s cast) and of the one asked for."""
         sure = {casts.fold(short) for short, _ in self.settings.cast(theme)}
         if wanted is not None:
             sure.add(casts.fold(wanted))
@@ -256,27 +255,29 @@ class Allocator:
     def claim(self, pid: int, kind: str = "terminal", name: str | None = None) -> Holder:
         """The name `pid` holds, claiming the first free one (or `name`) if it holds none."""
         me = self._begin(pid, name)
+        theme, _ = self.settings.theme_in_force()
         with _Recording("the claim"), Lock(self.state_dir):
-            survey = self._reaped_survey(name)
+            survey = self._reaped_survey(theme, name)
             mine = survey.holding(me)
             if mine and (name is None or _same_name(mine[0].name, name)):
                 holder = self._keep(mine[0])
             else:
-                holder = self._assign(survey, me, kind, name, replacing=mine)
+                holder = self._assign(survey, me, kind, name, theme, replacing=mine)
         rowcache.save(self.state_dir, self.presence)  # the lock is free: nobody waits on it
         return holder
 
     def rename(self, pid: int, name: str | None = None) -> Holder:
         """Give `pid` another name: `name`, or the next free one of today's cast."""
         me = self._begin(pid, name)
+        theme, _ = self.settings.theme_in_force()
         with _Recording("the new name"), Lock(self.state_dir):
-            survey = self._reaped_survey(name)
+            survey = self._reaped_survey(theme, name)
             mine = survey.holding(me)
             if not mine:
                 raise CodenameError(f"pid {pid} holds no name to change")
             if name is not None and _same_name(name, mine[0].name):
                 return mine[0]
-            holder = self._assign(survey, me, mine[0].kind, name, replacing=mine,
+            holder = self._assign(survey, me, mine[0].kind, name, theme, replacing=mine,
                                   avoid=mine[0].name)
         rowcache.save(self.state_dir, self.presence)
         return holder
@@ -300,8 +301,8 @@ class Allocator:
         for roster in self.rosters:
             roster.load()
 
-    def _reaped_survey(self, wanted: str | None) -> Survey:
-        survey = self._quick_survey(wanted)
+    def _reaped_survey(self, theme: str, wanted: str | None) -> Survey:
+        survey = self._quick_survey(theme, wanted)
         self._reap(survey)
         self._restore_presence(survey)
         return survey
@@ -323,7 +324,7 @@ class Allocator:
                 except OSError:
                     pass  # a full disk: the ledger row still holds the name
 
-    def _assign(self, survey: Survey, me: Holder, kind: str, name: str | None, *,
+    def _assign(self, survey: Survey, me: Holder, kind: str, name: str | None, theme: str, *,
                 replacing: list[Holder], avoid: str | None = None) -> Holder:
         blind = [s.blind for s in self.sources if s.blind]
         if blind:
@@ -333,7 +334,6 @@ class Allocator:
         taken = survey.taken()
         for old in replacing:  # a rename: the old name goes back first
             taken.pop(casts.fold(old.name), None)
-        theme, _ = self.settings.theme_in_force()
         blocked = dict(taken)
         if avoid is not None:
             blocked[casts.fold(avoid)] = replacing[0]
@@ -430,7 +430,7 @@ class Allocator:
         self._prepare()
         self._load_rosters()
         with _Recording("the heartbeat"), Lock(self.state_dir):
-            mine = self._quick_survey().holding(me)
+            mine = self._quick_survey(self.settings.theme_in_force()[0]).holding(me)
             if not mine:
                 # A pid is only this pid namespace's: the holder may be another host's.
                 raise CodenameError(f"pid {pid} holds no name on this host; `codename claim "

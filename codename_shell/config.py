@@ -70,9 +70,8 @@ class Settings:
             if theme:
                 if theme in self.casts:
                     return theme, why
-                warning = f"unknown theme {theme!r} from {why}; using {casts.DEFAULT_THEME!r}"
-                if warning not in self.warnings:  # asked again (a claim asks twice): said once
-                    self.warnings.append(warning)
+                self.warnings.append(f"unknown theme {theme!r} from {why}; using "
+                                     f"{casts.DEFAULT_THEME!r}")
                 break
         return casts.DEFAULT_THEME, "default"
 

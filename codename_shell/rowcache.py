@@ -61,8 +61,10 @@ def load(state_dir: str) -> dict[str, Snapshot]:
 def save(state_dir: str, presence: PresenceSource) -> None:
     """Keep what this process read, if it had to read or parse enough of it itself."""
     rows, parsed_here = holders.parsed_rows()
+    if max(parsed_here, presence.reads) < REWRITE_AFTER:
+        return
     key = _key()
-    if max(parsed_here, presence.reads) < REWRITE_AFTER or key is None:
+    if key is None:
         return
     # The strings most rows share (boot and machine ids, host, namespace, kind, theme) made
     # one object each: marshal then writes each once, and loading makes it once (~30% less
