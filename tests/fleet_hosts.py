@@ -132,7 +132,36 @@ class RedisServer:
         self.stop()
 
 
-class Link:
+class TcpServer:
+    """A TCP server on a free port of 127.0.0.1: each connection served by `_serve` in a
+    thread of its own until `close()`. The servers below say what they answer."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port: int = self.listener.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        _close(self.listener)
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class Link(TcpServer):
     """A TCP proxy from one host to Redis. `cut()`: nothing more gets through either way
     (connections are still accepted, answers never come), as when this host alone is cut
     off; `garble(reply)`: whatever the host sends is answered with `reply` (a middlebox or
@@ -141,17 +170,11 @@ class Link:
 
     def __init__(self, target_port: int) -> None:
         self.target = target_port
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port: int = self.listener.getsockname()[1]
         self._cut = threading.Event()
         self._garbage: bytes | None = None
-        self._closed = threading.Event()
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()  # last: connections are served from here on
 
     def cut(self) -> None:
         self._cut.set()
@@ -168,17 +191,8 @@ class Link:
         self._garbage = None
 
     def close(self) -> None:
-        self._closed.set()
-        _close(self.listener)
+        super().close()
         self.heal()
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         with self._lock:
@@ -377,35 +391,17 @@ def reap_keepers(marker: Path) -> None:
             pass
 
 
-class NotRedis:
+class NotRedis(TcpServer):
     """A TCP server that is not Redis: it answers whatever a client sends with `reply`, then
     `stream` bytes more (a reply announcing a huge string, say), and keeps the connection."""
 
     def __init__(self, reply: bytes, stream: int = 0) -> None:
         self.reply = reply
         self.stream = stream
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port: int = self.listener.getsockname()[1]
-        self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    def close(self) -> None:
-        self._closed.set()
-        _close(self.listener)
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         chunk = b"a" * (1 << 20)
