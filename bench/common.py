@@ -219,6 +219,21 @@ def compare(key: str, what: str, a_label: str, a: float, b_label: str, b: float,
                None if limit is None else ratio <= limit)
 
 
+def fish_config_home(world: World, d: str, env: dict[str, str]) -> str:
+    """Make `d` the XDG_CONFIG_HOME of a fish variant (in `env`); its config.fish's path.
+
+    fish reads $XDG_CONFIG_HOME/fish/config.fish, so each variant gets its own, with the
+    world's codename config dir linked in: every variant sees the same one."""
+    rc = os.path.join(d, "fish", "config.fish")
+    os.makedirs(os.path.dirname(rc), exist_ok=True)
+    link = os.path.join(d, "codename")
+    if not os.path.lexists(link):
+        os.makedirs(os.path.join(world.config, "codename"), exist_ok=True)
+        os.symlink(os.path.join(world.config, "codename"), link)
+    env["XDG_CONFIG_HOME"] = d
+    return rc
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -508,15 +523,7 @@ class Bench:
             env["ZDOTDIR"] = d
             argv = [self._need("zsh"), "--no-globalrcs", "-i"]
         else:
-            # fish reads $XDG_CONFIG_HOME/fish/config.fish: give each variant its own
-            # XDG_CONFIG_HOME, with codename's config dir linked in so both see the same one.
-            rc = os.path.join(d, "fish", "config.fish")
-            os.makedirs(os.path.dirname(rc), exist_ok=True)
-            link = os.path.join(d, "codename")
-            if not os.path.lexists(link):
-                os.makedirs(os.path.join(world.config, "codename"), exist_ok=True)
-                os.symlink(os.path.join(world.config, "codename"), link)
-            env["XDG_CONFIG_HOME"] = d
+            rc = fish_config_home(world, d, env)
             text = (f"set -g fish_greeting ''\n"
                     f"function fish_prompt; echo -n '{MARKER} '; end\n")
             if hook:

@@ -27,6 +27,7 @@ from bench.common import (
     Row,
     World,
     compare,
+    fish_config_home,
     log,
     median,
     open_pty,
@@ -70,15 +71,7 @@ def rc_files(bench: Bench, shell: str, world: World, hook: bool,
         env["ZDOTDIR"] = d
         argv = [shutil.which("zsh") or "zsh", "-i"] + ([] if typical else ["--no-globalrcs"])
     else:
-        # fish reads $XDG_CONFIG_HOME/fish/config.fish: each variant has its own, with
-        # codename's config dir linked in so both see the same one.
-        rc = os.path.join(d, "fish", "config.fish")
-        os.makedirs(os.path.dirname(rc), exist_ok=True)
-        link = os.path.join(d, "codename")
-        if not os.path.lexists(link):
-            os.makedirs(os.path.join(world.config, "codename"), exist_ok=True)
-            os.symlink(os.path.join(world.config, "codename"), link)
-        env["XDG_CONFIG_HOME"] = d
+        rc = fish_config_home(world, d, env)
         text = "set -g fish_greeting ''\n"
         if typical:  # fish's own prompt, the marker after it
             text += (f"source {FISH_DEFAULT}\nfunctions -c fish_prompt __bench_prompt\n"
