@@ -144,7 +144,10 @@ class Survey:
         self.sources = sources
         self.ttl = ttl
         self.holders: list[Holder] = []
+        #: Not known dead: ALIVE, or UNKNOWN (another host's row, an unreadable /proc entry).
         self.live: list[Holder] = []
+        #: Of those, the ones this host saw run (in a quick survey, maybe only by their pid).
+        self.alive: list[Holder] = []
         self.ghosts: list[Holder] = []
         self._merge()
         self._judge(quick, sure)
@@ -159,6 +162,8 @@ class Survey:
                 "presence" in h.sources and casts.fold(h.name) not in sure
             verdict = liveness.status(h, here, quick=lighter)
             (self.ghosts if verdict == liveness.DEAD else self.live).append(h)
+            if verdict == liveness.ALIVE:
+                self.alive.append(h)
 
     def _merge(self) -> None:
         # Rows from different sources about the same process and name are one holder,

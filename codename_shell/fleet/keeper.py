@@ -259,15 +259,11 @@ class Keeper:
 
     def local(self) -> dict[str, Holder]:
         """This node's live holders by token: presence and ledger rows, checked in /proc."""
-        from codename_shell import liveness
         from codename_shell.allocator import Survey
 
         found: dict[str, Holder] = {}
-        for h in Survey([self.presence, self.ledger], self.settings.ttl).live:
-            if h.pid is None or not liveness.written_here(h):
-                continue
-            if liveness.status(h) != liveness.ALIVE:
-                continue
+        # ALIVE: written here, its very process seen in /proc (a thorough survey).
+        for h in Survey([self.presence, self.ledger], self.settings.ttl).alive:
             t = self.fleet.token(h)
             if t in found and "presence" in found[t].sources:
                 continue  # mid-rename the presence file is ahead of the ledger
