@@ -16,6 +16,7 @@ from codename_shell import casts, fileio, liveness, paths, rowcache
 from codename_shell import lean_os as os
 from codename_shell.errors import CodenameError, LockTimeout, printable
 from codename_shell.holders import Holder, ns_token
+from codename_shell.pick import pick, same_name
 from codename_shell.sources import LedgerSource, PresenceSource, Source
 
 TYPE_CHECKING = False
@@ -230,6 +231,8 @@ class Allocator:
         #: With [fleet]: the Redis shared with other hosts, one more source, and where names
         #: are reserved (see fleet/). Without, no fleet module is even imported.
         self.fleet: Fleet | None = None
+        #: After `reap(host)` with a fleet: how many of that host's names the fleet gave back.
+        self.fleet_reaped = 0
         if settings.fleet is not None:
             from codename_shell.fleet import Fleet
 
@@ -261,13 +264,17 @@ class Allocator:
         """The name `pid` holds, claiming the first free one (or `name`) if it holds none."""
         me = self._begin(pid, name)
         theme, _ = self.settings.theme_in_force()
-        with _Recording("the claim"), Lock(self.state_dir):
-            survey = self._reaped_survey(theme, name)
-            mine = survey.holding(me)
-            if mine and (name is None or _same_name(mine[0].name, name)):
-                holder = self._keep(mine[0])
-            else:
-                holder = self._assign(survey, me, kind, name, theme, replacing=mine)
+        self._reserve(me, theme, name, kind)
+        try:
+            with _Recording("the claim"), Lock(self.state_dir):
+                survey = self._reaped_survey(theme, name)
+                mine = survey.holding(me)
+                if mine and (name is None or same_name(mine[0].name, name)):
+                    holder = self._keep(mine[0])
+                else:
+                    holder = self._assign(survey, me, kind, name, theme, replacing=mine)
+        finally:
+            self._settle()
         rowcache.save(self.state_dir, self.presence)  # the lock is free: nobody waits on it
         return holder
 
@@ -275,17 +282,48 @@ class Allocator:
         """Give `pid` another name: `name`, or the next free one of today's cast."""
         me = self._begin(pid, name)
         theme, _ = self.settings.theme_in_force()
-        with _Recording("the new name"), Lock(self.state_dir):
-            survey = self._reaped_survey(theme, name)
-            mine = survey.holding(me)
-            if not mine:
-                raise CodenameError(f"pid {pid} holds no name to change")
-            if name is not None and _same_name(name, mine[0].name):
-                return mine[0]
-            holder = self._assign(survey, me, mine[0].kind, name, theme, replacing=mine,
-                                  avoid=mine[0].name)
+        self._reserve(me, theme, name, None)
+        try:
+            with _Recording("the new name"), Lock(self.state_dir):
+                survey = self._reaped_survey(theme, name)
+                mine = survey.holding(me)
+                if not mine:
+                    raise CodenameError(f"pid {pid} holds no name to change")
+                if name is not None and same_name(name, mine[0].name):
+                    return mine[0]
+                holder = self._assign(survey, me, mine[0].kind, name, theme, replacing=mine,
+                                      avoid=mine[0].name)
+        finally:
+            self._settle()
         rowcache.save(self.state_dir, self.presence)
         return holder
+
+    def _reserve(self, me: Holder, theme: str, name: str | None, kind: str | None) -> None:
+        """With a fleet, reserve the name in Redis before the lock (`kind` None: a rename).
+
+        No network round trip happens under the lock: a slow or far Redis would otherwise
+        hold every other shell start of this host in line behind it. The names held here are
+        read without the lock (a look, no writes); the locked part checks the reserved name
+        against the survey it makes, and falls back to a host-qualified name when a holder
+        took it here meanwhile (see Fleet.choose).
+        """
+        if self.fleet is None or any(s.blind for s in self.sources):
+            return  # no fleet; or a blind source, which the locked part refuses
+        survey = self._quick_survey(theme, name)
+        mine = survey.holding(me)
+        if kind is None:  # a rename
+            if not mine or (name is not None and same_name(name, mine[0].name)):
+                return  # nothing to reserve: the locked part says so, or keeps the name
+            kind = mine[0].kind
+        elif mine and (name is None or same_name(mine[0].name, name)):
+            return  # it keeps its name
+        avoid = mine[0].name if mine and name is None else None
+        self.fleet.reserve(me, theme, _blocked(survey, mine, avoid), name, kind)
+
+    def _settle(self) -> None:
+        """After the lock: the fleet's half of what the locked part decided (see Fleet.settle)."""
+        if self.fleet is not None:
+            self.fleet.settle()
 
     def _begin(self, pid: int, name: str | None) -> Holder:
         """Checks that need no lock: the process runs, the name is usable, the dirs are safe."""
@@ -336,16 +374,11 @@ class Allocator:
             # A source we cannot read may hold any name: handing one out could make two Tobys.
             raise CodenameError(f"{blind[0]}; no name is handed out until it can be read "
                                 "(fix it, or remove it from config.toml)")
-        taken = survey.taken()
-        for old in replacing:  # a rename: the old name goes back first
-            taken.pop(casts.fold(old.name), None)
-        blocked = dict(taken)
-        if avoid is not None:
-            blocked[casts.fold(avoid)] = replacing[0]
-        if self.fleet is not None:  # reserved fleet-wide, in one step on the server
-            short, full = self.fleet.pick(self, me, theme, blocked, name, kind)
+        blocked = _blocked(survey, replacing, avoid)
+        if self.fleet is not None:  # reserved fleet-wide before the lock (see _reserve)
+            short, full = self.fleet.choose(self.settings, theme, blocked, name)
         else:
-            short, full = self._pick(theme, blocked, name)
+            short, full = pick(self.settings, theme, blocked, name)
         holder = Holder(short, full=full, kind=kind, pid=me.pid, start=me.start, boot=me.boot,
                         host=me.host, ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr,
                         theme=theme, machine=me.machine)
@@ -353,30 +386,13 @@ class Allocator:
             self._record(holder, released=replacing)
         except BaseException:
             if self.fleet is not None:  # not recorded: the new name goes back, the old stays
-                self.fleet.settle(replacing, recorded=False)
+                self.fleet.recorded(replacing, False)
             raise
         if self.fleet is not None:  # recorded: only now does the old name go back
-            self.fleet.settle(replacing, recorded=True)
+            self.fleet.recorded(replacing, True)
         self.ledger.compact_if_needed()  # never fails the claim: a full disk defers it
         holder.sources = ["presence", "ledger"]
         return holder
-
-    def _pick(self, theme: str, taken: dict[str, Holder], wanted: str | None) -> tuple[str, str]:
-        cast = self.settings.cast(theme)
-        if wanted is not None:
-            if casts.fold(wanted) in taken:
-                h = taken[casts.fold(wanted)]
-                # A roster row may carry no pid: name the source that vouches for it instead.
-                who = f"pid {h.pid}" if h.pid is not None else "an entry without a pid"
-                raise CodenameError(f"{h.name} is held by {who} ({h.kind}, "
-                                    f"{', '.join(h.sources)}); pick another name")
-            # `--name michael` gets the cast's own spelling, Michael, with its full name.
-            return next(((s, f) for cast_ in self.settings.casts.values()
-                         for s, f in cast_ if _same_name(s, wanted)), (wanted, wanted))
-        for short, full in cast:
-            if casts.fold(short) not in taken:
-                return short, full
-        return casts.overflow_name(cast, set(taken))
 
     def _keep(self, holder: Holder) -> Holder:
         # The same process asking again: same name. Heal the sources that lost its row
@@ -406,6 +422,8 @@ class Allocator:
             # Only rows codename keeps can be given back: a roster is its launcher's to edit.
             mine = [h for h in mine if {"presence", "ledger"} & set(h.sources)]
             self._forget([("released", h) for h in mine])
+            if self.fleet is not None:
+                self.fleet.released(mine)
             return mine
 
     def reap(self, host: str | None = None) -> list[Holder]:
@@ -428,7 +446,11 @@ class Allocator:
             self.presence.remove_unreadable()
             self.ledger.drop_unreadable()  # what doctor promises: unreadable rows go
             self.ledger.compact_if_needed()
-            return reaped
+        if host is not None and self.fleet is not None:
+            # After the lock (a round trip): that host's names in the fleet, its rosters'
+            # entries too, which only its own keeper or a person may free (fleet/scripts.REAP).
+            self.fleet_reaped = self.fleet.reap_host(host)
+        return reaped
 
     def heartbeat(self, pid: int) -> Holder:
         me = _identify(pid)
@@ -543,8 +565,15 @@ def _not_recorded(e: OSError, what: str) -> CodenameError:
     return CodenameError(f"{where}: {printable(e.strerror)}; {what} was not recorded")
 
 
-def _same_name(a: str, b: str) -> bool:
-    return casts.fold(a) == casts.fold(b)
+def _blocked(survey: Survey, replacing: list[Holder], avoid: str | None) -> dict[str, Holder]:
+    """The names a new name must not be: every live holder's, less those `replacing` gives
+    back (a rename's old name), plus `avoid` (a rename wants another name than this one)."""
+    taken = survey.taken()
+    for old in replacing:
+        taken.pop(casts.fold(old.name), None)
+    if avoid is not None and replacing:
+        taken[casts.fold(avoid)] = replacing[0]
+    return taken
 
 
 def _check_wanted(name: str | None) -> None:

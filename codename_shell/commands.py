@@ -22,7 +22,21 @@ def _settings() -> config.Settings:
     for message in settings.warnings:
         print(f"codename: {report.printable(message)}", file=sys.stderr)
     settings.warnings.clear()
+    if settings.fleet is not None:
+        _supervise()
     return settings
+
+
+def _supervise() -> None:
+    """With a fleet, every command makes sure this host's keeper runs (fleet.supervise)."""
+    from codename_shell import paths
+    from codename_shell.errors import CodenameError
+    from codename_shell.fleet import supervise
+
+    try:
+        supervise(paths.runtime_dir())
+    except CodenameError:
+        pass  # an unsafe runtime dir: the command itself says so
 
 
 def _pid(ns: argparse.Namespace) -> int:
@@ -154,7 +168,8 @@ def reap(ns: argparse.Namespace) -> int:
 
     if ns.host is not None and not ns.host.strip():
         raise UsageError("--host needs the name of a host (as `codename doctor` shows it)")
-    reaped = Allocator(_settings()).reap(host=ns.host)
+    allocator = Allocator(_settings())
+    reaped = allocator.reap(host=ns.host)
     # A ghost is dead by /proc's word; a row removed for --host is one nobody here could check.
     ghosts = [h for h in reaped if liveness.status(h) == liveness.DEAD]
     show = report.printable  # rows are anyone's writing: nothing reaches the terminal raw
@@ -170,6 +185,9 @@ def reap(ns: argparse.Namespace) -> int:
         print("no ghosts")
     if ns.host is not None and len(ghosts) == len(reaped):
         print(f"no rows of host {show(ns.host)} that cannot be checked from here")
+    if allocator.fleet_reaped:
+        count = allocator.fleet_reaped
+        print(f"gave back {count} fleet name{'s' if count > 1 else ''} of host {show(ns.host)}")
     return 0
 
 

@@ -84,6 +84,13 @@ def run(as_json: bool = False) -> int:
 
 def _check_config(out: Report) -> config.Settings:
     settings = config.load()
+    if settings.fleet is not None:  # a keeper that died comes back (fleet.supervise)
+        from codename_shell.fleet import supervise
+
+        try:
+            supervise(paths.runtime_dir())
+        except CodenameError:
+            pass  # an unsafe runtime dir: reported below
     theme, why = settings.theme_in_force()
     for message in settings.warnings:
         out.bad("config", message, f"edit {settings.path}")

@@ -326,7 +326,23 @@ def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
         "BIN": launcher(),
         "PROMPT": "1" if settings.prompt else "0",
         "TITLE": "1" if settings.title else "0",
+        **_fleet_values(settings, presence),
     })
+
+
+def _fleet_values(settings: Settings, presence: str) -> dict[str, str | list[str]]:
+    """With a fleet: the holder's lease file, which its prompt checks at every draw, the host
+    qualifier it shows when the lease may have lapsed, and how it starts a keeper that died
+    (see fleet/lease.py). Without one, or naming no holder, none: a prompt checks nothing."""
+    if settings.fleet is None or not presence:
+        return {"LEASE": "", "QUALIFIER": "", "KEEPER": []}
+    from codename_shell.fleet import directory, keeper_argv, lease, node
+
+    return {
+        "LEASE": lease.path(directory(os.path.dirname(presence)), os.path.basename(presence)),
+        "QUALIFIER": node.qualify("", node.node_id(paths.state_dir())),
+        "KEEPER": keeper_argv(),
+    }
 
 
 def launcher() -> list[str]:

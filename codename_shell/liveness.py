@@ -5,13 +5,14 @@ holder records its pid, the process start time (clock ticks since boot, /proc/<p
 field 22), the boot id, the machine id, the host and the pid namespace. It is alive only if
 that very process still runs and is not a zombie.
 
-Only the host that wrote a row can check it: same hostname, same boot id (the same running
-kernel) and same pid namespace. Nothing less will do: another machine may share the hostname,
-and every machine's initial pid namespace reads `pid:[4026531836]`. A row written elsewhere
-cannot be judged from here, so it is never reaped on time alone: its own host reaps it when its
-process ends, or a person removes it (`codename reap --host NAME`). The one exception is a row
-of an earlier boot of this very machine (same machine id and hostname, written before this
-boot began): every process of that boot is gone.
+Only the host that wrote a row can check it: the same boot id (the same running kernel: a
+random number no other machine has) and the same pid namespace. Not the hostname: it can
+change under running processes. Nothing less will do: another machine may share the
+hostname, and every machine's initial pid namespace reads `pid:[4026531836]`. A row written
+elsewhere cannot be judged from here, so it is never reaped on time alone: its own host reaps
+it when its process ends, or a person removes it (`codename reap --host NAME`). The one
+exception is a row of an earlier boot of this very machine (same machine id and hostname,
+written before this boot began): every process of that boot is gone.
 """
 
 from __future__ import annotations
@@ -214,14 +215,20 @@ def status(holder: Holder, here: str | None = None, *, quick: bool = False) -> s
 
 
 def written_here(holder: Holder, here: str | None = None) -> bool:
-    """Whether this host wrote `holder`'s row: same hostname, running kernel and pid namespace.
+    """Whether `holder`'s pid means something in our /proc: the same running kernel (boot id)
+    and pid namespace as ours.
 
-    Only then does its pid mean something in our /proc. A field the row leaves empty (a roster
-    names no boot or namespace) is not held against it.
+    The hostname is no part of it when the row has a boot id: a boot id is the kernel's own
+    random number, which no other machine has, and the hostname can change under running
+    processes (DHCP, `hostnamectl`), or differ between namespaces that share one /proc. Only
+    a row without a boot id (a roster's) falls back to its hostname. A field the row leaves
+    empty (a roster names no namespace) is not held against it.
     """
-    return ((not holder.host or holder.host == (here or host()))
-            and (not holder.boot or holder.boot == boot_id())
-            and (not holder.ns or holder.ns == pid_namespace()))
+    if holder.boot:
+        same_kernel = holder.boot == boot_id()
+    else:
+        same_kernel = not holder.host or holder.host == (here or host())
+    return same_kernel and (not holder.ns or holder.ns == pid_namespace())
 
 
 def earlier_boot(holder: Holder) -> bool:

@@ -17,12 +17,25 @@ __codename_owner=__CN_OWNER__
 __codename_bin=(__CN_BIN__)
 __codename_show_prompt=__CN_PROMPT__
 __codename_show_title=__CN_TITLE__
+# With a fleet: this holder's lease file, the host qualifier (`@vm~3f2a9c`) and how to start
+# a keeper (codename_shell/fleet/lease.py); all empty without one.
+__codename_lease=__CN_LEASE__
+__codename_qualifier=__CN_QUALIFIER__
+__codename_keeper=(__CN_KEEPER__)
 # Kept when the rc file is sourced again, so what was put in PS1 before can still be taken out.
 __codename_prefix_shown=${__codename_prefix_shown-}
 __codename_title_shown=${__codename_title_shown-}
 __codename_title_printed=${__codename_title_printed-}
 # The presence row last applied; anything else makes the next prompt apply the file again.
 __codename_row=$'\n'
+# What the presence file names (the name and full name), and what the lease file says: the
+# name it vouches for, until when (CLOCK_BOOTTIME seconds), and when it is due for renewal.
+__codename_held=''
+__codename_held_full=''
+__codename_leased=''
+__codename_until=0
+__codename_renew_by=0
+__codename_revived=0
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 __codename_seen=''
@@ -47,12 +60,12 @@ __codename_set_status() { return "${1:-0}"; }
 # name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
 # holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
 __codename_sync() {
-    local file=$__codename_presence row='' name full
+    local file=$__codename_presence row='' full
     if [[ -z $file ]]; then
         return 0
     fi
     if [[ -f $file ]]; then
-        # Before the read, so that a change made after it is never older than this mark.
+        # Before the reads, so that a change made after them is never older than this mark.
         if [[ -n $__codename_seen && -f $__codename_seen ]]; then
             { : >|"$__codename_seen"; } 2>/dev/null || :
         fi
@@ -60,22 +73,83 @@ __codename_sync() {
     elif [[ ! -d ${file%/*} ]]; then
         return 0
     fi
-    if [[ $row == "$__codename_row" ]]; then
-        return 0
+    if [[ -n $__codename_lease ]]; then
+        __codename_read_lease
     fi
-    __codename_row=$row
-    # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
-    name=${row%%$'\t'*}
-    if [[ -n $name ]]; then
-        full=$name
+    if [[ $row != "$__codename_row" ]]; then
+        __codename_row=$row
+        # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
+        __codename_held=${row%%$'\t'*}
+        full=$__codename_held
         if [[ $row == *$'\t'full=* ]]; then
             full=${row#*$'\t'full=}
             full=${full%%$'\t'*}
         fi
-        export CODENAME="$name" CODENAME_FULL="$full"
-    else
-        unset CODENAME CODENAME_FULL
+        __codename_held_full=$full
     fi
+    __codename_show
+    return 0
+}
+
+# The lease file, checked as data: a deadline that is not a plain number vouches for nothing
+# (bash would evaluate anything else in (( )) as code).
+__codename_read_lease() {
+    local deadline='' leased='' renew='' rest
+    if [[ -f $__codename_lease ]]; then
+        { IFS=$'\t' read -r deadline leased renew rest <"$__codename_lease"; } 2>/dev/null || :
+    fi
+    if [[ -z $deadline || $deadline == *[!0-9]* || ${#deadline} -gt 12 ]]; then
+        deadline=0
+    fi
+    if [[ -z $renew || $renew == *[!0-9]* || ${#renew} -gt 12 ]]; then
+        renew=0
+    fi
+    __codename_until=$deadline
+    __codename_leased=$leased
+    __codename_renew_by=$renew
+    return 0
+}
+
+# Exports what this shell shows: the name its presence file holds, but with a fleet a plain
+# name only while its lease file vouches for it, by /proc/uptime (read by the shell itself:
+# CLOCK_BOOTTIME, the clock leases are counted on); else its host-qualified form, which no
+# other host can be given. No process needs to run for that: a dead keeper's names turn
+# host-qualified here at the moment their leases may end in Redis.
+__codename_show() {
+    local name=$__codename_held full=$__codename_held_full up='' rest
+    if [[ -n $__codename_lease && -n $name && $name != *@* ]]; then
+        { read -r up rest </proc/uptime; } 2>/dev/null || up=''
+        up=${up%%.*}
+        if [[ -z $up || $up == *[!0-9]* || $__codename_leased != "$name" ]] ||
+            ((up >= __codename_until)); then
+            name+=$__codename_qualifier
+            full+=$__codename_qualifier
+        fi
+        if [[ -n $up && $up != *[!0-9]* ]] &&
+            ((up >= __codename_renew_by && up >= __codename_revived)); then
+            __codename_revive "$up"
+        fi
+    fi
+    if [[ -z $name ]]; then
+        unset CODENAME CODENAME_FULL
+    elif [[ ${CODENAME-} != "$name" || ${CODENAME_FULL-} != "$full" ]]; then
+        export CODENAME="$name" CODENAME_FULL="$full"
+    fi
+    return 0
+}
+
+# The lease was due for renewal and was not renewed: when no keeper runs (killed, the OOM
+# killer, logind ending its session), start one: one process, after a fault only, at most
+# every 10 s. A keeper that runs but cannot renew (stopped, cut off) is left alone: the
+# deadline already shows its names host-qualified.
+__codename_revive() {
+    local pid=''
+    __codename_revived=$(($1 + 10))
+    { IFS= read -r pid <"${__codename_lease%/*}/keeper.lock"; } 2>/dev/null || :
+    if [[ -n $pid && $pid != *[!0-9]* && -d /proc/$pid ]]; then
+        return 0
+    fi
+    ("${__codename_keeper[@]}" </dev/null >/dev/null 2>&1 &) 2>/dev/null
     return 0
 }
 
@@ -200,7 +274,8 @@ __codename_title() {
 # rewrites it sets its mtime to the time it is in place; a release removes it): three stats
 # instead of a read where only PS1 changed (a prompt framework's PROMPT_COMMAND builds it).
 __codename_refresh() {
-    if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ]]; then
+    if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ||
+        ! $__codename_seen -nt $__codename_lease ]]; then
         __codename_sync
     fi
     # What decides the decoration; while neither it nor PS1 changed, PS1 is as we left it.
@@ -232,8 +307,12 @@ __codename_refresh() {
 # a few µs: ~30 µs a draw less than the long way; bench/README.md, the prompt figures).
 __codename_prompt() {
     local status=$?
-    if [[ -z ${FUNCNAME[1]-} && -f $__codename_presence &&
-        $__codename_seen -nt $__codename_presence && ${PS1-} == "${__codename_ps1_set-}" &&
+    if [[ -n $__codename_lease ]]; then
+        __codename_show # a lease runs out with time alone: looked at every draw
+    fi
+    if [[ -z ${FUNCNAME[1]-} && -f $__codename_presence && $__codename_seen -nt \
+        $__codename_presence && $__codename_seen -nt $__codename_lease &&
+        ${PS1-} == "${__codename_ps1_set-}" &&
         "${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|promptvars" == \
         "${__codename_state-}" ]] && shopt -q promptvars; then
         if [[ -z ${__codename_title_in_ps1-} ]]; then
@@ -345,7 +424,12 @@ __codename_hook_prompt() {
 }
 
 __codename_install() {
-    export CODENAME="$__codename_name" CODENAME_FULL="$__codename_full"
+    __codename_held=$__codename_name
+    __codename_held_full=$__codename_full
+    if [[ -n $__codename_lease ]]; then
+        __codename_read_lease
+    fi
+    __codename_show
     export CODENAME_PID="${__codename_id%%-*}" CODENAME_ID="$__codename_id"
     __codename_hook_prompt
     __codename_hook_exit

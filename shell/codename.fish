@@ -14,8 +14,21 @@ set -g __codename_owner __CN_OWNER__
 set -g __codename_bin __CN_BIN__
 set -g __codename_show_prompt __CN_PROMPT__
 set -g __codename_show_title __CN_TITLE__
+# With a fleet: this holder's lease file, the host qualifier (`@vm~3f2a9c`) and how to start
+# a keeper (codename_shell/fleet/lease.py); all empty without one.
+set -g __codename_lease __CN_LEASE__
+set -g __codename_qualifier __CN_QUALIFIER__
+set -g __codename_keeper __CN_KEEPER__
 # The presence row last applied; anything else makes the next prompt apply the file again.
 set -g __codename_row \n
+# What the presence file names (the name and full name), and what the lease file says: the
+# name it vouches for, until when (CLOCK_BOOTTIME seconds), and when it is due for renewal.
+set -g __codename_held ''
+set -g __codename_held_full ''
+set -g __codename_leased ''
+set -g __codename_until 0
+set -g __codename_renew_by 0
+set -g __codename_revived 0
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 set -g __codename_seen ''
@@ -39,23 +52,88 @@ function __codename_sync
     else if not test -d (string replace -r '/[^/]*$' '' -- $file)
         return 0
     end
-    test "$row" = "$__codename_row"; and return 0
-    set -g __codename_row $row
-    # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
-    set -l fields (string split \t -- $row)
-    if test -n "$fields[1]"
+    test -n "$__codename_lease"; and __codename_read_lease
+    if test "$row" != "$__codename_row"
+        set -g __codename_row $row
+        # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
+        set -l fields (string split \t -- $row)
         set -l full $fields[1]
         for field in $fields[2..-1]
             if string match -q 'full=*' -- $field
                 set full (string sub -s 6 -- $field)
             end
         end
-        set -gx CODENAME $fields[1]
-        set -gx CODENAME_FULL $full
-    else
+        set -g __codename_held $fields[1]
+        set -g __codename_held_full $full
+    end
+    __codename_show
+    return 0
+end
+
+# The lease file, checked as data: a deadline that is not a plain number vouches for nothing.
+function __codename_read_lease
+    set -l fields
+    if test -f "$__codename_lease"
+        read -l line <$__codename_lease 2>/dev/null
+        and set fields (string split \t -- $line)
+    end
+    set -g __codename_until 0
+    set -g __codename_renew_by 0
+    set -g __codename_leased "$fields[2]"
+    string match -qr '^[0-9]{1,12}$' -- "$fields[1]"; and set -g __codename_until $fields[1]
+    string match -qr '^[0-9]{1,12}$' -- "$fields[3]"; and set -g __codename_renew_by $fields[3]
+    return 0
+end
+
+# Exports what this shell shows: the name its presence file holds, but with a fleet a plain
+# name only while its lease file vouches for it, by /proc/uptime (read by the shell itself:
+# CLOCK_BOOTTIME, the clock leases are counted on); else its host-qualified form, which no
+# other host can be given. No process needs to run for that: a dead keeper's names turn
+# host-qualified here at the moment their leases may end in Redis.
+function __codename_show
+    set -l name $__codename_held
+    set -l full $__codename_held_full
+    if test -n "$__codename_lease" -a -n "$name"; and not string match -q '*@*' -- $name
+        set -l up ''
+        read -l line </proc/uptime 2>/dev/null
+        and set up (string split -m1 . -- (string split -m1 ' ' -- $line)[1])[1]
+        if not string match -qr '^[0-9]{1,12}$' -- "$up"
+            set name $name$__codename_qualifier
+            set full $full$__codename_qualifier
+        else
+            if test "$__codename_leased" != "$name"; or test $up -ge $__codename_until
+                set name $name$__codename_qualifier
+                set full $full$__codename_qualifier
+            end
+            if test $up -ge $__codename_renew_by -a $up -ge $__codename_revived
+                __codename_revive $up
+            end
+        end
+    end
+    if test -z "$name"
         set -e CODENAME
         set -e CODENAME_FULL
+    else if test "$CODENAME" != "$name" -o "$CODENAME_FULL" != "$full"
+        set -gx CODENAME $name
+        set -gx CODENAME_FULL $full
     end
+    return 0
+end
+
+# The lease was due for renewal and was not renewed: when no keeper runs (killed, the OOM
+# killer, logind ending its session), start one: one process, after a fault only, at most
+# every 10 s. A keeper that runs but cannot renew (stopped, cut off) is left alone: the
+# deadline already shows its names host-qualified.
+function __codename_revive
+    set -g __codename_revived (math $argv[1] + 10)
+    set -l lock (string replace -r '/[^/]*$' '' -- $__codename_lease)/keeper.lock
+    set -l pid ''
+    read pid <$lock 2>/dev/null
+    if string match -qr '^[0-9]+$' -- "$pid"; and test -d /proc/$pid
+        return 0
+    end
+    $__codename_keeper </dev/null >/dev/null 2>&1 &
+    disown $last_pid 2>/dev/null
     return 0
 end
 
@@ -159,8 +237,10 @@ end
 
 
 function __codename_install
-    set -gx CODENAME $__codename_name
-    set -gx CODENAME_FULL $__codename_full
+    set -g __codename_held $__codename_name
+    set -g __codename_held_full $__codename_full
+    test -n "$__codename_lease"; and __codename_read_lease
+    __codename_show
     set -gx CODENAME_PID (string split -m1 -- - $__codename_id)[1]
     set -gx CODENAME_ID $__codename_id
 
@@ -174,8 +254,16 @@ function __codename_install
     # of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
     # it). Such a draw costs this one test (three stats, no read).
     function __codename_on_prompt --on-event fish_prompt
-        test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
-        or __codename_sync
+        if test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
+            and begin
+                test -z "$__codename_lease"; or not test -e "$__codename_lease"
+                or test "$__codename_seen" -nt "$__codename_lease"
+            end
+            # a lease runs out with time alone: looked at every draw
+            test -n "$__codename_lease"; and __codename_show
+        else
+            __codename_sync
+        end
     end
     if test "$__codename_owner" = 1; and not functions -q __codename_on_exit
         function __codename_on_exit --on-event fish_exit

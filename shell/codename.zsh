@@ -17,6 +17,12 @@ typeset -ga __codename_bin
 __codename_bin=(__CN_BIN__)
 typeset -g __codename_show_prompt=__CN_PROMPT__
 typeset -g __codename_show_title=__CN_TITLE__
+# With a fleet: this holder's lease file, the host qualifier (`@vm~3f2a9c`) and how to start
+# a keeper (codename_shell/fleet/lease.py); all empty without one.
+typeset -g __codename_lease=__CN_LEASE__
+typeset -g __codename_qualifier=__CN_QUALIFIER__
+typeset -ga __codename_keeper
+__codename_keeper=(__CN_KEEPER__)
 # Kept when the rc file is sourced again, so what was put in PROMPT before can still be taken out.
 typeset -g __codename_prefix_shown=${__codename_prefix_shown-}
 typeset -g __codename_title_shown=${__codename_title_shown-}
@@ -29,6 +35,10 @@ typeset -g __codename_drawn=${__codename_drawn-}
 typeset -ga __codename_retitled
 # The presence row last applied; anything else makes the next prompt apply the file again.
 typeset -g __codename_row=$'\n'
+# What the presence file names (the name and full name), and what the lease file says: the
+# name it vouches for, until when (CLOCK_BOOTTIME seconds), and when it is due for renewal.
+typeset -g __codename_held='' __codename_held_full='' __codename_leased=''
+typeset -g __codename_until=0 __codename_renew_by=0 __codename_revived=0
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 typeset -g __codename_seen=''
@@ -38,29 +48,82 @@ typeset -g __codename_seen=''
 # name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
 # holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
 __codename_sync() {
-  local file=$__codename_presence row='' name full
+  local file=$__codename_presence row='' full
   [[ -n $file ]] || return 0
   if [[ -f $file ]]; then
-    # Before the read, so that a change made after it is never older than this mark.
+    # Before the reads, so that a change made after them is never older than this mark.
     [[ -n $__codename_seen && -f $__codename_seen ]] && { : >| $__codename_seen } 2>/dev/null
     # $(<file) is read by zsh itself, in one go: no fork, no byte-at-a-time `read`.
     row=${"$(<$file)"%%$'\n'*} 2>/dev/null
   elif [[ ! -d ${file:h} ]]; then
     return 0
   fi
-  [[ $row == "$__codename_row" ]] && return 0
-  __codename_row=$row
-  # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
-  name=${row%%$'\t'*}
-  if [[ -n $name ]]; then
-    full=$name
+  [[ -n $__codename_lease ]] && __codename_read_lease
+  if [[ $row != "$__codename_row" ]]; then
+    __codename_row=$row
+    # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
+    __codename_held=${row%%$'\t'*}
+    full=$__codename_held
     if [[ $row == *$'\t'full=* ]]; then
       full=${${row#*$'\t'full=}%%$'\t'*}
     fi
-    export CODENAME=$name CODENAME_FULL=$full
-  else
-    unset CODENAME CODENAME_FULL
+    __codename_held_full=$full
   fi
+  __codename_show
+  return 0
+}
+
+# The lease file, checked as data: a deadline that is not a plain number vouches for nothing
+# (zsh would evaluate anything else in (( )) as an expression).
+__codename_read_lease() {
+  local deadline='' leased='' renew='' rest
+  if [[ -f $__codename_lease ]]; then
+    { IFS=$'\t' read -r deadline leased renew rest < $__codename_lease } 2>/dev/null
+  fi
+  [[ -z $deadline || $deadline == *[^0-9]* || ${#deadline} -gt 12 ]] && deadline=0
+  [[ -z $renew || $renew == *[^0-9]* || ${#renew} -gt 12 ]] && renew=0
+  __codename_until=$deadline __codename_leased=$leased __codename_renew_by=$renew
+  return 0
+}
+
+# Exports what this shell shows: the name its presence file holds, but with a fleet a plain
+# name only while its lease file vouches for it, by /proc/uptime (read by the shell itself:
+# CLOCK_BOOTTIME, the clock leases are counted on); else its host-qualified form, which no
+# other host can be given. No process needs to run for that: a dead keeper's names turn
+# host-qualified here at the moment their leases may end in Redis.
+__codename_show() {
+  local name=$__codename_held full=$__codename_held_full up='' rest
+  if [[ -n $__codename_lease && -n $name && $name != *@* ]]; then
+    { read -r up rest < /proc/uptime } 2>/dev/null || up=''
+    up=${up%%.*}
+    if [[ -z $up || $up == *[^0-9]* || $__codename_leased != "$name" ]] ||
+        (( up >= __codename_until )); then
+      name+=$__codename_qualifier
+      full+=$__codename_qualifier
+    fi
+    if [[ -n $up && $up != *[^0-9]* ]] &&
+        (( up >= __codename_renew_by && up >= __codename_revived )); then
+      __codename_revive $up
+    fi
+  fi
+  if [[ -z $name ]]; then
+    unset CODENAME CODENAME_FULL
+  elif [[ ${CODENAME-} != "$name" || ${CODENAME_FULL-} != "$full" ]]; then
+    export CODENAME=$name CODENAME_FULL=$full
+  fi
+  return 0
+}
+
+# The lease was due for renewal and was not renewed: when no keeper runs (killed, the OOM
+# killer, logind ending its session), start one: one process, after a fault only, at most
+# every 10 s. A keeper that runs but cannot renew (stopped, cut off) is left alone: the
+# deadline already shows its names host-qualified.
+__codename_revive() {
+  local pid=''
+  __codename_revived=$(( $1 + 10 ))
+  { IFS= read -r pid < ${__codename_lease:h}/keeper.lock } 2>/dev/null
+  [[ -n $pid && $pid != *[^0-9]* && -d /proc/$pid ]] && return 0
+  { "${__codename_keeper[@]}" </dev/null >/dev/null 2>&1 &! } 2>/dev/null
   return 0
 }
 
@@ -236,8 +299,14 @@ __codename_title() {
 # most draws cost three stats instead of a read (bench/README.md, the prompt figures).
 __codename_precmd() {
   emulate -L zsh
-  if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ]]; then
+  # zsh's -nt is false when the second file is missing: a lease file not (yet) there is
+  # looked for by -e.
+  if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ]] ||
+      [[ -n $__codename_lease && -e $__codename_lease &&
+        ! $__codename_seen -nt $__codename_lease ]]; then
     __codename_sync
+  elif [[ -n $__codename_lease ]]; then
+    __codename_show  # a lease runs out with time alone: looked at every draw
   fi
   (( ${+functions[p10k]} )) && __codename_p10k
   # A prompt theme may build PROMPT anew in a precmd function of its own (promptinit's
@@ -293,7 +362,9 @@ codename() {
 
 __codename_install() {
   emulate -L zsh
-  export CODENAME=$__codename_name CODENAME_FULL=$__codename_full
+  __codename_held=$__codename_name __codename_held_full=$__codename_full
+  [[ -n $__codename_lease ]] && __codename_read_lease
+  __codename_show
   export CODENAME_PID=${__codename_id%%-*} CODENAME_ID=$__codename_id
   autoload -Uz add-zsh-hook
   # add-zsh-hook adds a function once, however often the rc file is sourced. Ours goes first,

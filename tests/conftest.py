@@ -15,6 +15,9 @@ import pytest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fleet_hosts import Host, Link, RedisServer
     from terminals import OpenTerminal
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,3 +137,52 @@ def terminal(world: World) -> Iterator[OpenTerminal]:
     yield open_terminal
     for t in opened:
         t.close()
+
+
+# --- the fleet's parts (fleet_hosts imports this module: imported inside the fixtures) ------
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of the test's own, as a fleet in use has it (see in_use)."""
+    from fleet_hosts import RedisServer, reap_keepers
+
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisServer(directory)
+    yield server
+    server.close()
+    reap_keepers(tmp_path)
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, redis: RedisServer) -> Iterator[Callable[..., Host]]:
+    """Makes hosts (namespaces) of one fleet on `redis`; closes them after."""
+    from fleet_hosts import LEASE, Host, fleet_config
+
+    made: list[Host] = []
+
+    def make(name: str, *, url: str | None = None, lease: int = LEASE, extra: str = "") -> Host:
+        host = Host(tmp_path, name, fleet_config(url or redis.url(), lease, extra))
+        made.append(host)
+        return host
+
+    yield make
+    for host in made:
+        host.close()
+
+
+@pytest.fixture
+def links(redis: RedisServer) -> Iterator[Callable[[], Link]]:
+    """Makes links to `redis` that a test can cut and heal."""
+    from fleet_hosts import Link
+
+    made: list[Link] = []
+
+    def make() -> Link:
+        link = Link(redis.port)
+        made.append(link)
+        return link
+
+    yield make
+    for link in made:
+        link.close()

@@ -26,6 +26,14 @@ from pathlib import Path
 import pytest
 from conftest import IN_CI, REPO, require
 
+#: The tests' lease (s): short so they run fast; each wait is a bound, not a timing claim.
+LEASE = 3
+
+
+def fleet_config(url: str, lease: int = LEASE, extra: str = "") -> str:
+    return f'[fleet]\nurl = "{url}"\nlease = {lease}\n{extra}'
+
+
 OFFICE = ["Michael", "Dwight", "Jim", "Pam", "Ryan", "Andy", "Angela", "Kevin", "Oscar",
           "Stanley", "Phyllis", "Meredith", "Creed", "Kelly", "Toby"]
 
@@ -71,6 +79,12 @@ class RedisServer:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
+        self.in_use()
+
+    def in_use(self, prefix: str = "codename") -> None:
+        """The fleet as it is once in use: its epoch key set. A Redis without it is a new or
+        emptied fleet, whose first lease hands out host-qualified names (scripts.EPOCH)."""
+        self.cli("SET", f"{prefix}:epoch", "1")
 
     def start(self) -> None:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
@@ -371,6 +385,29 @@ class Host:
     def close(self) -> None:
         self.vanish()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def shown(host: Host, pids: list[int]) -> dict[int, str]:
+    """What each of `pids` shows now, as its prompt works it out at a draw (the hooks' rule,
+    see codename_shell/fleet/lease.py): its presence file's name, plain only while the lease
+    file names it too and /proc/uptime is before the file's deadline; else host-qualified
+    (`name@…`, which no other host can be given)."""
+    up = int(float(Path("/proc/uptime").read_text().split()[0]))
+    out = {}
+    for pid, name in host.shown(pids).items():
+        if "@" not in name:
+            ident = next((p.name for p in host.presence.glob(f"{pid}-*") if "." not in p.name),
+                         "")
+            try:
+                fields = (host.runtime / "codename-fleet" / f"{ident}.lease").read_text()
+                deadline, leased = fields.split("\t")[:2]
+                vouched = leased == name and deadline.isdigit() and up < int(deadline)
+            except (OSError, ValueError):
+                vouched = False
+            if not vouched:
+                name += "@unvouched"
+        out[pid] = name
+    return out
 
 
 def plain(names: object) -> set[str]:

@@ -20,14 +20,14 @@ import time
 from codename_shell import lean_os as os
 from codename_shell import liveness, paths
 from codename_shell.errors import CodenameError, ConfigError
-from codename_shell.fleet import node
-from codename_shell.fleet.client import FleetError, FleetUnreachable
+from codename_shell.fleet import lease, node
+from codename_shell.fleet.client import FleetError, FleetQuiet, FleetUnreachable
+from codename_shell.fleet.lease import Timing, lease_clock
 from codename_shell.fleet.store import FleetConfig, Store
 from codename_shell.holders import Holder, RowError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from codename_shell.allocator import Allocator
     from codename_shell.config import Settings
     from codename_shell.sources.fleet import FleetSource
 
@@ -45,8 +45,28 @@ def directory(runtime_dir: str) -> str:
     return runtime_dir.rstrip("/") + "-fleet"
 
 
+class Reservation:
+    """A name Redis reserved for a claim before it took the local lock (`Fleet.reserve`), or
+    why none was: `error` (the fleet could not be asked, or it is in its quiet period)."""
+
+    __slots__ = ("before", "error", "full", "name", "sent", "token")
+
+    def __init__(self, token: str, name: str = "", full: str = "", before: str = "",
+                 sent: float = 0.0, error: str = "") -> None:
+        self.token = token
+        self.name = name
+        self.full = full
+        self.before = before  # the folded name the token held before, or ""
+        self.sent = sent
+        self.error = error
+
+
 class Fleet:
-    """The fleet as the allocator uses it: a source of holders, and the pick of a name."""
+    """The fleet as the allocator uses it: a source of holders, and the reservation of a name.
+
+    A claim goes reserve (before the local lock: the one network round trip), choose and
+    recorded (under the lock: no network), settle (after the lock).
+    """
 
     def __init__(self, settings: Settings, state_dir: str, runtime_dir: str) -> None:
         from codename_shell.sources.fleet import FleetSource
@@ -54,6 +74,7 @@ class Fleet:
         assert settings.fleet is not None
         self.settings = settings
         self.config = FleetConfig(settings.fleet)
+        self.timing = Timing(self.config.lease)
         self.node = node.node_id(state_dir)
         self.host = liveness.host()
         self.store = Store(self.config, self.node, self.host)
@@ -65,9 +86,12 @@ class Fleet:
         #: CLAIM_BUDGET for it once the host name is resolved (None: not prepared).
         self._unusable: FleetError | ConfigError | None = None
         self._budget: float | None = None
-        #: What `pick` reserved in Redis and `settle` gives back: (token, folded new name,
-        #: folded name the token held before or "").
-        self._pending: tuple[str, str, str] | None = None
+        self._reservation: Reservation | None = None
+        self._used = False  # whether `choose` took the reservation
+        #: What `settle` does once the lock is free: (token, folded name to keep or "",
+        #: folded names to give back), and the holder whose keeper must run.
+        self._settling: tuple[str, str, list[str]] | None = None
+        self._keep_for: Holder | None = None
 
     def token(self, holder: Holder) -> str:
         return node.token(self.node, holder.pid, holder.start)
@@ -86,7 +110,7 @@ class Fleet:
         self._unusable = None
         try:
             if recent_failure(self.dir):
-                return  # pick will not wait for the fleet anyway
+                return  # reserve will not wait for the fleet anyway
             target = self.config.target()
             if target.scheme != "unix":
                 self.store.addresses = dns.addresses(self.dir, target, began + CLAIM_BUDGET)
@@ -95,16 +119,18 @@ class Fleet:
         finally:
             self._budget = max(0.0, CLAIM_BUDGET - (time.monotonic() - began))
 
-    def pick(self, allocator: Allocator, me: Holder, theme: str, blocked: dict[str, Holder],
-             wanted: str | None, kind: str) -> tuple[str, str]:
-        """Reserve a name for `me` in the fleet and return it (name, full name).
+    def reserve(self, me: Holder, theme: str, blocked: dict[str, Holder], wanted: str | None,
+                kind: str) -> None:
+        """Reserve a name for `me` in Redis, before the local lock, within CLAIM_BUDGET.
 
-        `blocked` are the names held on this host (the allocator's survey, under its lock).
-        When the fleet cannot be reached within CLAIM_BUDGET, a host-qualified name picked
-        from the local survey instead, with one warning line. The caller records the name on
-        this host, then calls `settle`: a name the holder had keeps its key until then.
+        `blocked` are the names held on this host (a look without the lock). A name asked
+        for (`wanted`) that the fleet cannot reserve is refused; otherwise a fleet that does
+        not answer, or answers oddly, leaves `choose` to give a host-qualified name. The
+        reserved name's lease file is written here, before any presence file shows it.
         """
-        self._pending = None
+        from codename_shell.pick import pick
+
+        self._reservation = None
         if wanted is not None and "@" in wanted:
             # `Pam@laptop~3f2a9c` is how a host-qualified name reads: taken as a plain name
             # in Redis it could be another host's holder's, held there without Redis.
@@ -112,7 +138,7 @@ class Fleet:
                                 "host-qualified names")
         want = None
         if wanted is not None:
-            short, full = allocator._pick(theme, blocked, wanted)  # refuses a local holder's
+            short, full = pick(self.settings, theme, blocked, wanted)  # refuses a local holder's
             want = (short, node.fold(short), full)
         local = sorted({node.fold(node.base(name)) for name in blocked})
         cast = [(short, node.fold(short), full) for short, full in self.settings.cast(theme)]
@@ -120,19 +146,25 @@ class Fleet:
                      ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr, theme=theme,
                      machine=me.machine)
         if self._budget is None:
-            self.prepare()  # not called before the lock (a caller of its own): bounded all the same
+            self.prepare()  # not called before (a caller of its own): bounded all the same
         budget, self._budget = self._budget or 0.0, None
+        token = self.token(me)
         sent = lease_clock()
         self.store.lean = True
         failure = recent_failure(self.dir)
-        token = self.token(me)
         try:
-            if failure:  # a burst of starts in an outage must not each wait, under the lock
+            if failure:  # a burst of starts in an outage must not each wait for it
                 raise FleetUnreachable(failure)
             if self._unusable is not None:
                 raise self._unusable
             verdict, name, full, before = self.store.claim(time.monotonic() + budget, token,
                                                            row_tail(row), local, cast, want)
+        except FleetQuiet as e:
+            self.store.close()
+            if wanted is not None:
+                raise CodenameError(f"cannot reserve {wanted} across the fleet: {e}") from None
+            self._reservation = Reservation(token, error=str(e))
+            return
         except (FleetError, ConfigError) as e:
             self.store.close()
             if not failure:
@@ -143,64 +175,111 @@ class Fleet:
                     dns.forget(self.dir)  # the host may have moved: look it up again next time
             if wanted is not None:
                 raise CodenameError(f"cannot reserve {wanted} across the fleet: {e}") from None
-            base = {node.base(n): h for n, h in blocked.items()}
-            short, full = allocator._pick(theme, base, None)
-            name = node.qualify(short, self.node)
-            self.source.warn(f"{e}; this name is {name} until the fleet answers again")
-            self._after_claim(me, None)
-            return name, node.qualify(full, self.node)
+            self._reservation = Reservation(token, error=str(e))
+            return
         finally:
             self.store.lean = False
         if verdict == "held":
             self.store.close()
             raise CodenameError(_held_by(wanted or "", name))
-        self._pending = (token, node.fold(name), before)
-        self._after_claim(me, sent)
-        return name, full
-
-    def settle(self, replacing: list[Holder], recorded: bool) -> None:
-        """After `pick`, once the allocator recorded the name on this host (`recorded`) or
-        failed to: the names the holder no longer shows go back to the fleet. Recorded: its
-        old names (`replacing`); not recorded (a full disk): the new one, and the old stays.
-
-        Best effort within CLAIM_BUDGET: what is not given back here lapses with its lease,
-        or the keeper's next renewal gives it back (see scripts.SETTLE).
-        """
-        pending, self._pending = self._pending, None
-        if pending is None:
-            self.store.close()
-            return
-        token, new, before = pending
-        olds = [node.fold(h.name) for h in replacing if not node.is_qualified(h.name)]
-        if recorded:
-            keep, drop = new, sorted({*olds, before} - {new, ""})
-        else:
-            keep, drop = (olds[0] if olds else ""), [new]
+        self._reservation = Reservation(token, name, full, before, sent)
         try:
-            if drop or not recorded:
-                self.store.settle(time.monotonic() + CLAIM_BUDGET, token, keep, drop)
+            paths.ensure_private_dir(self.dir)
+            lease.write(self.dir, me.ident, name, sent, self.timing)
+        except (OSError, CodenameError):
+            pass  # no lease file: the prompt shows the host-qualified name until the keeper's
+
+    def choose(self, settings: Settings, theme: str, blocked: dict[str, Holder],
+               wanted: str | None) -> tuple[str, str]:
+        """Under the lock: the reserved name, unless a holder here took it meanwhile; else a
+        host-qualified name picked from `blocked` (the locked survey), with one line why."""
+        from codename_shell.pick import pick
+
+        r = self._reservation
+        self._used = r is not None and bool(r.name) and node.fold(r.name) not in blocked
+        if r is not None and self._used:
+            return r.name, r.full
+        if wanted is not None:
+            raise CodenameError(f"{wanted} could not be reserved across the fleet just now; "
+                                "try again")
+        why = ""
+        if r is not None:
+            why = f"{r.name} was taken on this host meanwhile" if r.name else r.error
+        base = {node.fold(node.base(h.name)): h for h in blocked.values()}
+        short, full = pick(settings, theme, base, None)
+        name = node.qualify(short, self.node)
+        if why:
+            self.source.warn(f"{why}; this name is {name} until the fleet answers again")
+        return name, node.qualify(full, self.node)
+
+    def recorded(self, replacing: list[Holder], recorded: bool) -> None:
+        """Under the lock, once the allocator recorded the chosen name (`recorded`) or failed
+        to: what `settle` gives back. Whatever the holder does not show goes: recorded, its
+        old names (and a reservation it did not use); not recorded (a full disk), the new
+        name, and the old one stays."""
+        r = self._reservation
+        if r is None:
+            return  # nothing was reserved: the keeper sets what the holder shows
+        olds = [node.fold(h.name) for h in replacing if not node.is_qualified(h.name)]
+        new = node.fold(r.name) if r.name else ""
+        if recorded:
+            keep = new if self._used else ""
+            drop = {*olds, r.before, new} - {keep, ""}
+        else:
+            keep = olds[0] if olds else ""
+            drop = {new} - {keep, ""}
+        self._settling = (r.token, keep, sorted(drop))
+
+    def settle(self) -> None:
+        """After the lock: give back what `recorded` (or `choose`) left to give back, and make
+        sure a keeper runs. Best effort within CLAIM_BUDGET: what is not given back here
+        lapses with its lease, or the keeper's next renewal gives it back (scripts.SETTLE)."""
+        settling, self._settling = self._settling, None
+        reservation, self._reservation = self._reservation, None
+        try:
+            if settling is not None:
+                token, keep, drop = settling
+                if drop:
+                    self.store.settle(time.monotonic() + CLAIM_BUDGET, token, keep, drop)
         except (FleetError, ConfigError):
             pass
         finally:
             self.store.close()
+        if reservation is not None or self._keep_for is not None:
+            self._keep_for = None
+            self.ensure_keeper()
+
+    def released(self, holders: list[Holder]) -> None:
+        """Released here: no lease file vouches for their names any more, and the keeper
+        gives the names back at its next tick (their processes may live on: a lease file
+        would make them look mid-claim)."""
+        for h in holders:
+            lease.forget(self.dir, h.ident)
+
+    def reap_host(self, host: str) -> int:
+        """`codename reap --host HOST`: every other node of that hostname is forgotten by the
+        fleet with all it held; how many names went back."""
+        try:
+            return self.store.reap_host(time.monotonic() + CLAIM_BUDGET * 4, host)
+        except (FleetError, ConfigError) as e:
+            raise CodenameError(f"{e}; the fleet's names of host {host} stay until it answers"
+                                ) from None
+        finally:
+            self.store.close()
 
     def kept(self, holder: Holder) -> None:
-        """A holder asked again and keeps its name: its lease needs a keeper (one that died
-        since comes back here, at the next `exec bash` or claim)."""
-        self._after_claim(holder, None)
+        """A holder asked again and keeps its name: its lease needs a keeper."""
+        self._keep_for = holder
 
-    def _after_claim(self, me: Holder, sent: float | None) -> None:
-        """Tell the keeper when the lease was sent (`sent`, by lease_clock), and make sure a
-        keeper runs to renew it."""
+    def ensure_keeper(self) -> None:
+        """Make sure a keeper runs to renew this host's leases (one that died comes back here:
+        every codename command with a fleet calls this, and so does a prompt that finds it
+        gone)."""
         try:
             try:
-                if sent is not None:
-                    note_claim(self.dir, me.pid, me.start, sent)
                 start_keeper(self.dir)
             except FileNotFoundError:  # the first claim here: the directory comes now
                 paths.ensure_private_dir(self.dir)
-                if sent is not None:
-                    note_claim(self.dir, me.pid, me.start, sent)
                 start_keeper(self.dir)
         except (OSError, CodenameError, NotImplementedError) as e:  # no setsid in posix_spawn
             self.source.warn(f"the fleet keeper cannot start ({e}); names are renewed only "
@@ -236,13 +315,6 @@ def _held_by(wanted: str, value: str) -> str:
 LOCK_NAME = "keeper.lock"
 
 
-def lease_clock() -> float:
-    """Seconds on CLOCK_BOOTTIME (CLOCK_MONOTONIC where there is none): the clock every lease
-    is counted on, by claims and the keeper alike. Why this clock: see keeper.py."""
-    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
-    return time.clock_gettime(clock)
-
-
 def recent_failure(directory: str) -> str:
     """Why the fleet did not answer, when that was under FAILURE_MEMORY seconds ago; else ""."""
     try:
@@ -275,24 +347,6 @@ def forget_failure(directory: str) -> None:
         pass
 
 
-def claim_note(directory: str, pid: int | None, start: int | None) -> str:
-    return os.path.join(directory, f"{pid}-{start if start is not None else 'x'}")
-
-
-def note_claim(directory: str, pid: int | None, start: int | None, sent: float) -> None:
-    """Leave the keeper the moment this claim sent its lease, before the holder's presence
-    file is written. Without it, a keeper must count a lease it has not renewed itself as
-    already ending, and a fleet that blinks right after a claim would cost the holder its
-    name. A plain write (no temp file and rename: it is on every claim's path): a torn note
-    reads as no note, which is the safe side."""
-    fd = os.open(claim_note(directory, pid, start),
-                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, f"{sent!r}\n".encode())
-    finally:
-        os.close(fd)
-
-
 def keeper_running(directory: str) -> bool:
     """Whether a keeper holds its lock in `directory` (a probe that takes no lock for long).
     FileNotFoundError when `directory` is missing."""
@@ -305,6 +359,18 @@ def keeper_running(directory: str) -> bool:
     finally:
         os.close(fd)  # closing drops the probe's shared lock at once
     return False
+
+
+def supervise(runtime_dir: str) -> None:
+    """Any codename command on a host of the fleet brings back a keeper that died (a kill -9,
+    the OOM killer, logind ending a session): a probe of its lock, and a start when nobody
+    holds it. Only where a claim made the fleet dir: a host that never claimed keeps nothing."""
+    where = directory(runtime_dir)
+    try:
+        if os.path.isdir(where):
+            start_keeper(where)
+    except (OSError, NotImplementedError):
+        pass  # the next claim says why, if it is still so
 
 
 def start_keeper(directory: str) -> bool:
@@ -322,13 +388,20 @@ def _spawn_keeper() -> None:
     posix_spawn (vfork and exec) costs a shell start far less than a fork of Python would."""
     import _signal  # type: ignore[import-not-found]  # the C half of `signal`, which imports enum
 
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
-            "from codename_shell.fleet.keeper import main; sys.exit(main())")
     null = os.devnull
     actions = [(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
                (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
                (os.POSIX_SPAWN_DUP2, 1, 2)]
     defaults = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
-    os.posix_spawn(sys.executable, [sys.executable, "-c", code], os.child_environ(),
-                   file_actions=actions, setsid=True, setsigmask=(), setsigdef=defaults)
+    argv = keeper_argv()
+    os.posix_spawn(argv[0], argv, os.child_environ(), file_actions=actions, setsid=True,
+                   setsigmask=(), setsigdef=defaults)
+
+
+def keeper_argv() -> list[str]:
+    """The keeper's command line: this interpreter, and this very package (the code that
+    claimed is the code that keeps), whatever the directory it starts in holds."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+            "from codename_shell.fleet.keeper import main; sys.exit(main())")
+    return [sys.executable, "-c", code]

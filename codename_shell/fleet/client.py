@@ -35,6 +35,11 @@ class FleetUnreachable(FleetError):
     """No connection, or no answer before the deadline."""
 
 
+class FleetQuiet(FleetError):
+    """The fleet's data vanished a moment ago (an emptied Redis): no plain name is handed out
+    for one lease, while the keepers set again the names their holders show (scripts.EPOCH)."""
+
+
 class FleetAuthError(FleetError):
     """The server refused our credentials (or wants some we did not give)."""
 

@@ -49,7 +49,7 @@ def forget(directory: str) -> None:
 
 def _cached(directory: str, host: str, port: int) -> Addresses | None:
     from codename_shell import fileio
-    from codename_shell.fleet import lease_clock
+    from codename_shell.fleet.lease import lease_clock
 
     try:
         text = fileio.read_regular(os.path.join(directory, NAME), _MAX, nofollow=True).decode()
@@ -70,7 +70,7 @@ def _cached(directory: str, host: str, port: int) -> Addresses | None:
 def _keep(directory: str, host: str, port: int, found: Addresses) -> None:
     from codename_shell import fileio, paths
     from codename_shell.errors import CodenameError
-    from codename_shell.fleet import lease_clock
+    from codename_shell.fleet.lease import lease_clock
 
     rows = []
     for family, address in found:

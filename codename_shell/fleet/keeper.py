@@ -32,7 +32,8 @@ import fcntl
 import os
 import time
 
-from codename_shell.fleet import LOCK_NAME, lease_clock
+from codename_shell.fleet import LOCK_NAME
+from codename_shell.fleet.lease import Timing, lease_clock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,73 +41,16 @@ if TYPE_CHECKING:
     from codename_shell.holders import Holder
     from codename_shell.sources.roster import RosterSource
 
+#: How long a live process's reservation with no row yet counts as a claim under way: its
+#: budget for Redis, then the allocator lock's wait for a stuck holder, with room to spare.
+MID_CLAIM = 10.0
+#: How far (ms) the server's clock may run ahead of ours between two rounds before it
+#: counts as a jump (see Keeper.clock).
+CLOCK_SLACK_MS = 500
+#: How long config.toml may show no [fleet] before the keeper believes it (see same_fleet).
+CONFIG_GRACE = 5.0
 LOG_NAME = "keeper.log"
 LOG_MAX = 256 << 10  # bytes of keeper.log before it moves to keeper.log.1
-
-# --- time: the one place where the fleet decides what a lease is worth ----------------------
-#
-# A lease is set by the server, PX milliseconds from when the server handled the command. We
-# note the moment we SENT it, which is earlier, so "sent + lease" is never later than the
-# server's expiry as long as both clocks run at the same rate. They may not quite: DRIFT
-# allows the server's clock to run up to 1% fast against ours (NTP keeps real clocks within
-# 0.05%). So a lease counts as ours until sent + lease * (1 - DRIFT), and never longer: no
-# answer from the server can stretch that, and none is waited for past it.
-#
-# The clock is `lease_clock()` (in fleet/__init__.py, since a claim notes its send time with
-# it too): CLOCK_BOOTTIME, monotonic (a wall-clock step cannot move it) and, unlike
-# CLOCK_MONOTONIC, running through a suspend. A laptop that slept through its leases' end
-# wakes up knowing they are gone, while the server (which did not sleep) let them expire. It
-# is one clock for every process of the host, so the keeper can count from a claim's note.
-DRIFT = 0.01
-
-
-class Timing:
-    """How often the keeper looks, renews and gives up, for a lease of `lease` seconds."""
-
-    def __init__(self, lease: float) -> None:
-        self.lease = lease
-        # Renewals at least every lease/3: two may fail and a third still be in time.
-        self.renew_every = lease / 3
-        # A look at /proc and the presence dir: a kill -9'd holder's name goes back within
-        # tick + one round, well inside lease/3.
-        self.tick = min(1.0, lease / 6)
-        # How long one round may wait for the server before it counts as failed.
-        self.round_timeout = min(2.0, lease / 6)
-        # Time kept in hand to rewrite presence files (the allocator lock may be busy).
-        self.guard = max(0.5, lease / 10)
-        self.idle = max(2 * lease, 10.0)
-
-    def expiry(self, sent: float) -> float:
-        """The earliest moment the server may drop a lease sent at `sent` (lease_clock)."""
-        return sent + self.lease * (1 - DRIFT)
-
-    def at_risk(self, sent: float, now: float) -> bool:
-        """Whether a lease sent at `sent` must be given up now: the next tick, a round that
-        times out and the rename itself could otherwise outlast it."""
-        return now + self.tick + self.round_timeout + self.guard >= self.expiry(sent)
-
-
-# --- a claim's note of when it sent its lease (see fleet.note_claim) ---------------------------
-
-def claim_sent(directory: str, pid: int | None, start: int | None) -> float | None:
-    from codename_shell import fileio
-    from codename_shell.fleet import claim_note
-
-    try:
-        return float(fileio.read_regular(claim_note(directory, pid, start), 64,
-                                         nofollow=True).decode())
-    except (OSError, ValueError):
-        return None
-
-
-def forget_claim(directory: str, pid: int | None, start: int | None) -> None:
-    from codename_shell.fleet import claim_note
-
-    try:
-        os.unlink(claim_note(directory, pid, start))
-    except OSError:
-        pass
-
 
 # --- the keeper process --------------------------------------------------------------------
 
@@ -114,6 +58,12 @@ def main() -> int:
     """The keeper's entry point: one per host and user, else leave at once."""
     try:
         os.chdir("/")  # hold no directory (a mount) busy
+        try:
+            # A session of its own: a prompt may start it (see the hooks), and the keeper
+            # must outlive that terminal's hangup. Started by a claim it already leads one.
+            os.setsid()
+        except OSError:
+            pass
         from codename_shell import config, paths
         from codename_shell.fleet import directory
 
@@ -187,7 +137,11 @@ class Keeper:
         self._roster_read = float("-inf")
         #: roster tokens a round of this keeper has published; those held by someone else.
         self.published: set[str] = set()
-        self.duplicates: set[str] = set()
+        #: Since when (lease_clock) config.toml has shown no [fleet], or None: a file that
+        #: an editor is saving, or `stow -R` relinks, is empty or gone for a moment.
+        self.fleet_gone_since: float | None = None
+        #: The last round's (lease_clock when sent, server's clock in ms), for `clock`.
+        self.last_clock: tuple[float, int] | None = None
 
     def run(self) -> None:
         self.log(f"keeper {os.getpid()} keeps this host's names in the fleet "
@@ -209,20 +163,30 @@ class Keeper:
     def tick(self) -> bool:
         """One look; False when the keeper should leave."""
         from codename_shell import config
-        from codename_shell.fleet import node
+        from codename_shell.fleet import lease, node
 
         settings = config.load()
         if not self.same_fleet(settings):
             return False
+        if self.fleet_gone_since is None:
+            self.settings = settings  # rosters and casts as they are now
+        else:
+            settings = self.settings  # a blink: the rosters it listed still stand
         holders = self.local()
+        if self.fleet_gone_since is not None and \
+                lease_clock() - self.fleet_gone_since >= CONFIG_GRACE:
+            self.log(f"[fleet] has been gone from config.toml for {CONFIG_GRACE:.0f} s; this "
+                     "host's names go back to the fleet and are this host's alone from now")
+            self.give_back(holders)
+            return False
         try:
             vouched = self.roster_names(settings)
             gone = self.gone(holders, vouched)
             for t, h in holders.items():
                 if t not in self.sent and not node.is_qualified(h.name):
-                    # Counted from when its claim sent the lease; with no note of that, as
-                    # already ending until a round of ours confirms it (see guard).
-                    sent = claim_sent(self.directory, h.pid, h.start)
+                    # Counted from when its claim sent the lease (its lease file); with no
+                    # such file, as already ending until a round of ours confirms it.
+                    sent = lease.sent(self.directory, h.ident)
                     self.sent[t] = float("-inf") if sent is None else sent
             qualified = {t: h for t, h in holders.items() if node.is_qualified(h.name)}
             now = lease_clock()
@@ -243,19 +207,45 @@ class Keeper:
         return False
 
     def same_fleet(self, now: Settings) -> bool:
-        """Whether [fleet] is still what this keeper keeps. A config.toml that cannot be read
-        for a moment (an editor mid-save) changes nothing; another fleet gets a keeper of its
-        own at once (started here, before this one leaves), which sets this host's names there."""
-        if now.fleet == self.settings.fleet or (now.fleet is None and now.warnings):
+        """Whether [fleet] is still what this keeper keeps (False: leave now).
+
+        A config.toml that is empty, missing, unreadable or without [fleet] for a moment (an
+        editor's truncate-and-write save, `stow -R`, a section commented out and back)
+        changes nothing: the keeper goes on as it was, and decides only once it has stayed so
+        for CONFIG_GRACE (see `tick`). Other [fleet] settings get a keeper of their own at
+        once (started here, before this one leaves), which sets this host's names there."""
+        if now.fleet == self.settings.fleet:
+            self.fleet_gone_since = None
             return True
         if now.fleet is None:
-            self.log("[fleet] is gone from config.toml; names are this host's alone from now")
-            return False
+            if self.fleet_gone_since is None:
+                self.fleet_gone_since = lease_clock()
+            return True
         from codename_shell.fleet import _spawn_keeper
 
         self.log("the [fleet] settings changed; a keeper for the new ones takes over")
         _spawn_keeper()  # it waits for this keeper's lock, which goes when this one leaves
         return False
+
+    def give_back(self, holders: dict[str, Holder]) -> None:
+        """[fleet] is gone for good: every name of this host goes back to the fleet (best
+        effort; what is not given back lapses with its lease), and every lease file says so
+        at once, so the prompts show host-qualified names rather than a name another host
+        may now be given."""
+        from codename_shell.errors import ConfigError
+        from codename_shell.fleet import lease
+        from codename_shell.fleet.client import FleetError
+
+        for h in holders.values():
+            lease.lapse(self.directory, h.ident, h.name)
+        tokens = sorted(set(holders) | set(self.sent) | set(self.published))
+        self.published = set()
+        try:
+            self.store.renew(time.monotonic() + self.timing.round_timeout, [], tokens)
+        except (FleetError, ConfigError) as e:
+            self.log(f"the names could not be given back ({e}); they lapse with their leases")
+        finally:
+            self.store.close()
 
     def local(self) -> dict[str, Holder]:
         """This node's live holders by token: presence and ledger rows, checked in /proc."""
@@ -310,9 +300,11 @@ class Keeper:
         """Tokens whose names go back: their process ended, or it holds no name here any more
         (a roster's entry: no roster here lists it any more).
 
-        A process that lives but shows no row may be mid-claim (its name reserved in Redis,
-        its presence file not yet written): that is only decided under the allocator lock,
-        which every claim holds from its survey to its presence file.
+        A process that lives but shows no row may be mid-claim: a claim reserves its name in
+        Redis before it takes the allocator lock, and writes the presence file under it. Such
+        a claim wrote its lease file at the reservation (`mid_claim`); otherwise the row is
+        looked for again under the allocator lock, which a claim holds until its presence
+        file is written.
         """
         from codename_shell.allocator import Lock
         from codename_shell.errors import LockTimeout
@@ -331,7 +323,10 @@ class Keeper:
             if parsed is None or parsed[0] != self.fleet.node:
                 self.drop(t)
                 continue
-            (alive if _runs(parsed[1], parsed[2]) else out).append(t)
+            if not _runs(parsed[1], parsed[2]):
+                out.append(t)
+            elif not self.mid_claim(t, parsed[1], parsed[2]):
+                alive.append(t)
         if alive:
             try:
                 with Lock(self.state_dir, timeout=self.timing.guard):
@@ -343,16 +338,32 @@ class Keeper:
         return out
 
     def drop(self, t: str) -> None:
-        from codename_shell.fleet import node
+        from codename_shell.fleet import lease, node
 
         self.sent.pop(t, None)
         self.confirmed.discard(t)
         self.suspects.discard(t)
         self.published.discard(t)
-        self.duplicates.discard(t)
         parsed = node.parse_token(t)
-        if parsed is not None:
-            forget_claim(self.directory, parsed[1], parsed[2])
+        if parsed is not None and parsed[0] == self.fleet.node:
+            lease.forget(self.directory, self.ident(parsed[1], parsed[2]))
+
+    def ident(self, pid: int, start: int | None) -> str:
+        """The holder id (its presence and lease files' name) of a token of this node."""
+        from codename_shell import liveness
+        from codename_shell.holders import ident
+
+        return ident(pid, start, liveness.pid_namespace())
+
+    def mid_claim(self, t: str, pid: int, start: int | None) -> bool:
+        """Whether a claim for this process reserved its name a moment ago and may not have
+        recorded it yet: its lease file was written by a claim (sent later than any renewal
+        of ours) less than MID_CLAIM ago."""
+        from codename_shell.fleet import lease
+
+        sent = lease.sent(self.directory, self.ident(pid, start))
+        return sent is not None and sent > self.sent.get(t, float("-inf")) \
+            and 0 <= lease_clock() - sent < MID_CLAIM
 
     # --- talking to the fleet ------------------------------------------------------------
 
@@ -361,7 +372,7 @@ class Keeper:
         """Plain names for host-qualified holders, then renew every plain lease and the
         rosters' names, and give back the gone; False when the fleet did not answer in time."""
         from codename_shell.errors import ConfigError
-        from codename_shell.fleet import node
+        from codename_shell.fleet import lease, node
         from codename_shell.fleet.client import FleetError
 
         vouched = vouched or {}
@@ -374,7 +385,8 @@ class Keeper:
             entries = [(t, node.fold(h.name), h.to_row()) for t, h in plain]
             entries += [(t, folded, row) for t, (folded, row) in vouched.items()]
             sent = lease_clock()
-            verdicts, unknown = self.store.renew(deadline, entries, gone)
+            verdicts, unknown, server_ms = self.store.renew(deadline, entries, gone)
+            self.clock(sent, server_ms, deadline)
         except (FleetError, ConfigError) as e:
             self.store.close()
             self.seen(False, str(e))
@@ -387,46 +399,82 @@ class Keeper:
         for (t, h), verdict in zip(plain, verdicts, strict=False):
             if verdict in ("ok", "new"):
                 self.sent[t] = sent
-                if t not in self.confirmed:
-                    self.confirmed.add(t)
-                    forget_claim(self.directory, h.pid, h.start)  # its note is spent
+                self.confirmed.add(t)
+                self.vouch(h, sent)
                 if verdict == "new":
                     self.log(f"{h.name}: set again in the fleet (it had lost the name's key: a "
                              "restarted or emptied Redis)")
             else:
                 self.sent[t] = float("-inf")  # the name is someone else's now
+                lease.lapse(self.directory, h.ident, h.name)  # its prompt stops showing it
                 lost.append(t)
         self.published = set(vouched)
         for t, verdict in zip(vouched, verdicts[len(plain):], strict=False):
-            if verdict == "held" and t not in self.duplicates:
-                # Not ours to rename (a roster is its launcher's), nor the other holder's:
-                # say it once; doctor shows the duplicate.
-                self.log(f"{vouched[t][0]}: listed by a roster here but held in the fleet by "
-                         "another holder: a duplicate the roster's launcher made")
-            if verdict == "held":
-                self.duplicates.add(t)
-            else:
-                self.duplicates.discard(t)
+            if verdict == "took":
+                # A roster's job cannot be renamed; the codename holder that had its name
+                # (taken while this host was cut off, or before the roster listed it) is
+                # renamed by its own keeper, which finds the name lost at its next renewal.
+                self.log(f"{vouched[t][0]}: listed by a roster here and held in the fleet by a "
+                         "holder of another host; the name is the roster's now, and that "
+                         "holder gets another")
         self.suspects = set(unknown)
         self.sweep_notes(holders)
         if lost:
             self.reclaim_lost(lost, holders)
         return True
 
+    def clock(self, sent: float, server_ms: int, deadline: float) -> None:
+        """Whether the server's clock jumped ahead since the last round: keys then expire
+        early (Redis counts leases on its wall clock), and a name a holder here or elsewhere
+        still shows may already be free there. Compared with this host's CLOCK_BOOTTIME, the
+        server's time may run ahead by no more than the rounds' own time on the wire and
+        DRIFT; past that, a quiet period starts fleet-wide (scripts.QUIET)."""
+        from codename_shell.fleet.lease import DRIFT
+
+        back = lease_clock()
+        last, self.last_clock = self.last_clock, (sent, server_ms)
+        if last is None:
+            return
+        ahead = server_ms - last[1] - (back - last[0]) * 1000 * (1 + DRIFT)
+        if ahead > CLOCK_SLACK_MS:
+            self.log(f"the fleet's clock jumped {ahead / 1000:.1f} s ahead: names may have "
+                     "expired early there; no plain name is handed out for one lease")
+            self.store.quiet(deadline)
+
+    def vouch(self, h: Holder, sent: float, name: str | None = None) -> None:
+        """`h`'s prompt may show its plain name (or `name`, which it is about to take) until
+        the lease sent at `sent` may end."""
+        from codename_shell.fleet import lease
+
+        try:
+            lease.write(self.directory, h.ident, name or h.name, sent, self.timing)
+        except OSError as e:
+            # No lease file: its prompt shows the host-qualified name, the safe side.
+            self.log(f"the lease file of {h.name} (pid {h.pid}) cannot be written "
+                     f"({_oserror(e)}); it shows its host-qualified name meanwhile")
+
     def sweep_notes(self, holders: dict[str, Holder]) -> None:
-        """Claim notes of holders that ended before this keeper saw them."""
-        from codename_shell.fleet import node
+        """Lease files of this pid namespace's holders that ended before this keeper saw them
+        (a claim killed between its reservation and its presence file, say)."""
+        from codename_shell import liveness
+        from codename_shell.fleet import lease
+        from codename_shell.holders import ns_token, parse_ident
 
         try:
             entries = os.listdir(self.directory)
         except OSError:
             return
+        here = ns_token(liveness.pid_namespace())
+        kept = {h.ident for h in holders.values()}
         for entry in entries:
-            parsed = node.parse_token(f"{self.fleet.node}/{entry}")
-            if parsed is None or node.token(self.fleet.node, parsed[1], parsed[2]) in holders:
+            if not entry.endswith(lease.SUFFIX):
                 continue
-            if not _runs(parsed[1], parsed[2]):
-                forget_claim(self.directory, parsed[1], parsed[2])
+            ident = entry[:-len(lease.SUFFIX)]
+            parsed = parse_ident(ident)
+            if parsed is None or ident in kept or parsed[2] != here:
+                continue
+            if not _runs(parsed[0], parsed[1]):
+                lease.forget(self.directory, ident)
 
     def reclaim_lost(self, lost: list[str], holders: dict[str, Holder]) -> None:
         from codename_shell.errors import ConfigError
@@ -446,17 +494,23 @@ class Keeper:
     def reclaim(self, deadline: float, t: str, holders: dict[str, Holder], reason: str) -> None:
         """Reserve a plain fleet name for holder `t` (its own when the fleet still has it)."""
         from codename_shell.fleet import node, row_tail
+        from codename_shell.fleet.client import FleetQuiet
 
         h = holders[t]
         blocked = sorted({node.fold(node.base(o.name)) for u, o in holders.items() if u != t})
         theme = h.theme if h.theme in self.settings.casts else self.settings.theme_in_force()[0]
         cast = [(s, node.fold(s), f) for s, f in self.settings.cast(theme)]
         sent = lease_clock()
-        verdict, name, full, before = self.store.claim(deadline, t, row_tail(h), blocked, cast)
+        try:
+            verdict, name, full, before = self.store.claim(deadline, t, row_tail(h), blocked,
+                                                           cast)
+        except FleetQuiet:
+            return  # the fleet's data was lost a moment ago: plain names wait (scripts.CLAIM)
         if verdict != "ok":
             return
         new = node.fold(name)
         old = "" if node.is_qualified(h.name) else node.fold(h.name)
+        self.vouch(h, sent, name)  # before its presence file shows the name
         if name != h.name:
             renamed = self.rename(h, name, full, reason)
             if renamed is None:

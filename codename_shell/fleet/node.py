@@ -1,10 +1,10 @@
 """Who is asking, as the fleet sees it: the node, the holder's token, and names as readers see them.
 
-A node is one allocation domain: one host (hostname, running kernel, machine, pid and mount
-namespace: two containers with the same hostname are two hosts) and one user's state dir on
-it, which is what one local lock and one keeper cover. Its id goes into Redis keys and into
-host-qualified names, so it is a short digest, computed without hashlib (which costs a
-millisecond and a half at every shell start).
+A node is one allocation domain: one host (running kernel, machine, pid and mount namespace:
+two containers with the same hostname are two hosts; one host whose hostname changes is
+one) and one user's state dir on it, which is what one local lock and one keeper cover. Its
+id goes into Redis keys and into host-qualified names, so it is a short digest, computed
+without hashlib (which costs a millisecond and a half at every shell start).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ def node_id(state_dir: str) -> str:
         mounts = os.readlink("/proc/self/ns/mnt")
     except OSError:
         mounts = ""
-    parts = (liveness.host(), liveness.boot_id(), liveness.machine_id(),
-             liveness.pid_namespace(), mounts, str(os.geteuid()), state_dir)
+    # Not the hostname: it can change under running holders (DHCP, `hostnamectl`), and the
+    # keeper must still know their tokens for its own. The boot id tells kernels apart.
+    parts = (liveness.boot_id(), liveness.machine_id(), liveness.pid_namespace(), mounts,
+             str(os.geteuid()), state_dir)
     return f"{_digest(chr(0).join(parts).encode('utf-8', 'replace')):016x}"
 
 

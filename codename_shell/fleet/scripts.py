@@ -8,8 +8,9 @@ what makes two concurrent claims on two hosts distinct. The keys, under the flee
     P held:<node>          hash token -> folded name: what a node's holders hold
     P nodes                hash node -> "<hostname>\\t<lease ms>": the nodes seen
     P beats                hash node -> server time (ms) of its keeper's last renewal
-    P vouch:<folded name>  hash node -> server time (ms) its vouching lasts until: the nodes
-                           whose rosters list a roster-vouched name
+    P vouch:<folded name>  hash node -> 1: the nodes whose rosters list a roster-vouched name
+    P epoch                server time (ms) the fleet's data began; never expires
+    P quiet                the quiet period after a new epoch (see EPOCH), with its PX
 
 A token is "<node>/<pid>-<start>": one holder on one node. A name is free when its key is
 gone (no live lease) or holds our own token. Every delete is compare-and-delete: a key is
@@ -18,7 +19,11 @@ removed only while it still holds the token that asks.
 A name a host's roster lists (another launcher's job, which codename cannot rename) is
 published by that host's keeper under the token "roster:<folded name>": the same token on
 every host, so that two hosts reading one shared roster vouch for one entry rather than
-contend for it. Its key goes when the last node vouching for it stops.
+contend for it. Its key has no lease: it goes when the last node vouching for it stops (its
+roster no longer lists it), or by hand (`codename reap --host`, REAP), never by time alone,
+since a host cut off from the fleet cannot rename its roster's jobs. A codename holder found
+holding such a name (taken before the roster listed it) loses it to the roster: its keeper
+sees "lost" at its next renewal and gives it another name.
 
 A rename keeps its old name's key: the claim that renamed gives it back (SETTLE) once the
 new name is recorded on the holder's host, or gives the new one back when that failed. A
@@ -33,12 +38,42 @@ to 4 (it is the default, and a no-op, from 5 on).
 
 from __future__ import annotations
 
+EPOCH = r"""
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+
+-- The fleet's epoch. Its key is set once and never expires, so when it is gone the fleet's
+-- data vanished (a restart without persistence, FLUSHALL, a failover to an empty replica):
+-- live holders of other hosts may still show names whose keys went with it. For one lease
+-- from then (each host's own: the longest counts) no plain name is handed out, while the
+-- keepers set theirs again; a keeper that noticed the server's clock jump (keys expired
+-- early) starts such a period too (QUIET). Returns the ms of quiet left, or 0.
+local function quiet_left(P, lease, now)
+  local quiet = P .. 'quiet'
+  if redis.call('EXISTS', P .. 'epoch') == 0 then
+    redis.call('SET', P .. 'epoch', now)
+    redis.call('SET', quiet, now, 'PX', lease)
+    return lease
+  end
+  local left = redis.call('PTTL', quiet)
+  if left <= 0 then return 0 end
+  local want = (tonumber(redis.call('GET', quiet)) or now) + lease - now
+  if want > left then
+    redis.call('PEXPIRE', quiet, want)
+    return want
+  end
+  return left
+end
+
+"""
+
 # ARGV: prefix, node, token, lease ms, hostname, row tail (the holder row after its name and
 # full name), wanted folded name or "", wanted name, wanted full name, count of names held
 # locally, those folded names, then the cast as (name, folded name, full name) triples.
 # Returns {"ok", name, full, folded name the token held before or ""} or {"held", value of
-# the wanted name's key} or {"full"}.
-CLAIM = r"""
+# the wanted name's key} or {"quiet", ms left of the quiet period} or {"full"}.
+CLAIM = EPOCH + r"""
 local P, node, token = ARGV[1], ARGV[2], ARGV[3]
 local lease = tonumber(ARGV[4])
 local host, tail, want = ARGV[5], ARGV[6], ARGV[7]
@@ -70,12 +105,15 @@ local function free(folded)
   return (not value) or mine(value)
 end
 
+local quiet = quiet_left(P, lease, now)
 if want ~= '' then
   local value = redis.call('GET', P .. 'name:' .. want)
   if value and not mine(value) then return {'held', value} end
+  if quiet > 0 and not value then return {'quiet', quiet} end
   return take(want, ARGV[8], ARGV[9])
 end
--- The same holder asking again gets the same name back.
+-- The same holder asking again gets the same name back (its key lives: set since the
+-- epoch began, so it is no other holder's).
 if old and not blocked[old] then
   local value = redis.call('GET', P .. 'name:' .. old)
   if mine(value) then
@@ -83,6 +121,7 @@ if old and not blocked[old] then
     if name then return take(old, name, full) end
   end
 end
+if quiet > 0 then return {'quiet', quiet} end
 for i = first, #ARGV, 3 do
   if free(ARGV[i + 1]) then return take(ARGV[i + 1], ARGV[i], ARGV[i + 2]) end
 end
@@ -97,7 +136,7 @@ for round = 2, 100000 do
 end
 return {'full'}
 """
-CLAIM_SHA = "9ac3697bdca2a48275436eb05058af1e59416c7d"
+CLAIM_SHA = "075c14798638a407b989a41a187469ed322bb20d"
 
 # ARGV: prefix, node, token, the folded name to keep or "", then folded names to give back.
 # After a claim that renamed: its old name goes once the new one is recorded on the host
@@ -128,52 +167,40 @@ SETTLE_SHA = "21bff883f772a502efb8ca94af6c73cbd27e0203"
 # ARGV: prefix, node, lease ms, hostname, count of live holders, then per live holder
 # (token, folded name, holder row), then the tokens of holders that are gone. A live holder
 # may be a roster's entry (token "roster:<folded name>", see above).
-# Returns {verdicts, unknown}: per live holder "ok" (renewed), "new" (its key was missing, so
-# set again: a restarted, emptied server) or "lost" (someone else holds the name now; for a
-# roster's entry "held": a holder of some host has the name, a duplicate the roster's
-# launcher made, left as it is); and the tokens this node holds in Redis that the keeper
-# named neither live nor gone.
-RENEW = r"""
-if redis.replicate_commands then redis.replicate_commands() end
+# Returns {verdicts, unknown, server time ms}: per live holder "ok" (renewed), "new" (its
+# key was missing, so set again: a restarted, emptied server) or "lost" (someone else holds
+# the name now); for a roster's entry "ok", "new" or "took" (a codename holder of some host
+# had the name: it is the roster's now, and that holder's keeper renames it); the tokens
+# this node holds in Redis that the keeper named neither live nor gone; and the server's
+# clock, which the keeper compares with its own to notice a jump (see keeper.Keeper.clock).
+RENEW = EPOCH + r"""
 local P, node = ARGV[1], ARGV[2]
 local lease = tonumber(ARGV[3])
 local host = ARGV[4]
 local nlive = tonumber(ARGV[5])
 local held = P .. 'held:' .. node
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+quiet_left(P, lease, now)
 local verdicts, listed, unknown = {}, {}, {}
+local rosters = false
 
 local function roster(token)
   return string.sub(token, 1, 7) == 'roster:'
 end
 
--- A roster's entry: vouched for by this node until now + lease; its key lives while any
--- node vouches (each renewal stretches it to at least a lease).
+-- A roster's entry: vouched for by this node until it stops (no time bound: see above).
 local function vouch(key, folded, value, mark, row)
-  if value and string.sub(value, 1, #mark) ~= mark then return 'held' end
-  local ttl = value and redis.call('PTTL', key) or 0
-  redis.call('SET', key, mark .. row, 'PX', math.max(ttl, lease))
-  local vouchers = P .. 'vouch:' .. folded
-  redis.call('HSET', vouchers, node, now + lease)
-  redis.call('PEXPIRE', vouchers, lease * 3)
-  return value and 'ok' or 'new'
+  redis.call('SET', key, mark .. row)
+  redis.call('HSET', P .. 'vouch:' .. folded, node, 1)
+  if not value then return 'new' end
+  if string.sub(value, 1, #mark) == mark then return 'ok' end
+  return 'took'
 end
 
 -- This node no longer vouches: the key goes unless another node still does.
 local function unvouch(folded, mark)
   local vouchers = P .. 'vouch:' .. folded
   redis.call('HDEL', vouchers, node)
-  local others = redis.call('HGETALL', vouchers)
-  local still = false
-  for i = 1, #others, 2 do
-    if tonumber(others[i + 1]) and tonumber(others[i + 1]) > now then
-      still = true
-    else
-      redis.call('HDEL', vouchers, others[i])
-    end
-  end
-  if not still then
+  if redis.call('HLEN', vouchers) == 0 then
     local key = P .. 'name:' .. folded
     local value = redis.call('GET', key)
     if value and string.sub(value, 1, #mark) == mark then redis.call('DEL', key) end
@@ -189,7 +216,8 @@ for i = 6, 5 + 3 * nlive, 3 do
   listed[token] = true
   if roster(token) then
     verdict = vouch(key, folded, value, mark, row)
-    if verdict ~= 'held' then redis.call('HSET', held, token, folded) end
+    redis.call('HSET', held, token, folded)
+    rosters = true
   else
     if not value then
       verdict = 'new'
@@ -229,13 +257,70 @@ end
 local all = redis.call('HGETALL', held)
 for i = 1, #all, 2 do
   if not listed[all[i]] then unknown[#unknown + 1] = all[i] end
+  if roster(all[i]) then rosters = true end
 end
-if #all > 0 then redis.call('PEXPIRE', held, lease * 3) end
+-- What a node holds outlives a silent keeper by a while; its roster entries as long as they.
+if rosters then
+  redis.call('PERSIST', held)
+elseif #all > 0 then
+  redis.call('PEXPIRE', held, lease * 3)
+end
 redis.call('HSET', P .. 'nodes', node, host .. '\t' .. lease)
 redis.call('HSET', P .. 'beats', node, now)
-return {verdicts, unknown}
+return {verdicts, unknown, now}
 """
-RENEW_SHA = "6cc8357e4d4a30fdf986f29841af3a0777592aa2"
+RENEW_SHA = "9966e4c9223d8cea26d4d4a5d01e176cc5b40603"
+
+# ARGV: prefix, lease ms. A keeper saw the server's clock jump ahead (keys may have expired
+# early): a quiet period as after a new epoch. Returns the ms of quiet left.
+QUIET = EPOCH + r"""
+local P, lease = ARGV[1], tonumber(ARGV[2])
+local left = quiet_left(P, lease, now)
+if left < lease then
+  redis.call('SET', P .. 'quiet', now, 'PX', lease)
+  left = lease
+end
+return left
+"""
+QUIET_SHA = "b9cfc7c639341095fcace72f163467059a07bc90"
+
+# ARGV: prefix, this node, hostname. `codename reap --host NAME`: every node of that
+# hostname (never the asking one) is forgotten with all it held: its holders' names and
+# what its rosters vouched for (a name another node still vouches for stays). Returns the
+# number of names given back.
+REAP = r"""
+local P, me, host = ARGV[1], ARGV[2], ARGV[3]
+local freed = 0
+local nodes = redis.call('HGETALL', P .. 'nodes')
+for i = 1, #nodes, 2 do
+  local node, info = nodes[i], nodes[i + 1]
+  if node ~= me and string.match(info, '^(.*)\t%d+$') == host then
+    local held = P .. 'held:' .. node
+    local entries = redis.call('HGETALL', held)
+    for j = 1, #entries, 2 do
+      local token, folded = entries[j], entries[j + 1]
+      local mark = token .. '\t'
+      local key = P .. 'name:' .. folded
+      local gone = true
+      if string.sub(token, 1, 7) == 'roster:' then
+        local vouchers = P .. 'vouch:' .. folded
+        redis.call('HDEL', vouchers, node)
+        gone = redis.call('HLEN', vouchers) == 0
+      end
+      local value = redis.call('GET', key)
+      if gone and value and string.sub(value, 1, #mark) == mark then
+        redis.call('DEL', key)
+        freed = freed + 1
+      end
+    end
+    redis.call('DEL', held)
+    redis.call('HDEL', P .. 'nodes', node)
+    redis.call('HDEL', P .. 'beats', node)
+  end
+end
+return freed
+"""
+REAP_SHA = "a4fc239a1fdfbb90e269a3efae3939a4bf081e68"
 
 # ARGV: prefix. Returns {server time ms, {node, "<hostname>\t<lease ms>", keeper beat ms,
 # {value, ttl ms, value, ttl ms, ...}}, ...}: every node and the names its holders hold with

@@ -10,7 +10,14 @@ import time
 
 from codename_shell.errors import ConfigError, printable
 from codename_shell.fleet import scripts
-from codename_shell.fleet.client import Addresses, Connection, FleetError, Target, parse_url
+from codename_shell.fleet.client import (
+    Addresses,
+    Connection,
+    FleetError,
+    FleetQuiet,
+    Target,
+    parse_url,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -119,6 +126,11 @@ class Store:
             return parts[0], parts[1], parts[2], parts[3]
         if parts[:1] == ["held"] and len(parts) == 2:
             return "held", parts[1], "", ""
+        if parts[:1] == ["quiet"] and len(parts) == 2:
+            left = int(parts[1]) / 1000 if parts[1].isdigit() and len(parts[1]) < 12 else 0
+            raise FleetQuiet(f"the fleet {self.config.shown} lost its data a moment ago (an "
+                             f"emptied or restarted Redis); plain names wait {left:.0f} s "
+                             "while every host sets its own again")
         if parts == ["full"]:
             raise FleetError(f"fleet {self.config.shown}: no free name in the fleet")
         raise FleetError(f"fleet {self.config.shown}: an odd answer to a claim")
@@ -130,21 +142,36 @@ class Store:
                   token, keep, *drop)
 
     def renew(self, deadline: float, live: list[tuple[str, str, str]],
-              gone: list[str]) -> tuple[list[str], list[str]]:
+              gone: list[str]) -> tuple[list[str], list[str], int]:
         """Renew (or set again) each live (token, folded name, row), compare-and-delete the
-        names of `gone` tokens; return the verdict per live holder and the unknown tokens."""
+        names of `gone` tokens; return the verdict per live holder, the unknown tokens and
+        the server's clock (ms)."""
         args: list[object] = [self.config.prefix, self.node, self.config.lease_ms, self.host,
                               len(live)]
         for entry in live:
             args += entry
         args += gone
         reply = self._run(deadline, scripts.RENEW_SHA, scripts.RENEW, *args)
-        if not (isinstance(reply, list) and len(reply) == 2
-                and all(isinstance(part, list) for part in reply)
-                and len(reply[0]) == len(live)):
+        if not (isinstance(reply, list) and len(reply) == 3
+                and all(isinstance(part, list) for part in reply[:2])
+                and len(reply[0]) == len(live) and isinstance(reply[2], int)):
             raise FleetError(f"fleet {self.config.shown}: an odd answer to a renewal")
-        verdicts, unknown = reply
-        return [_text(v) for v in verdicts], [_text(t) for t in unknown]
+        verdicts, unknown, now = reply
+        return [_text(v) for v in verdicts], [_text(t) for t in unknown], now
+
+    def quiet(self, deadline: float) -> None:
+        """Start a quiet period fleet-wide (scripts.QUIET): keys may have expired early."""
+        self._run(deadline, scripts.QUIET_SHA, scripts.QUIET, self.config.prefix,
+                  self.config.lease_ms)
+
+    def reap_host(self, deadline: float, host: str) -> int:
+        """Forget every other node named `host`, with all it held (scripts.REAP); how many
+        names went back."""
+        reply = self._run(deadline, scripts.REAP_SHA, scripts.REAP, self.config.prefix,
+                          self.node, host)
+        if not isinstance(reply, int):
+            raise FleetError(f"fleet {self.config.shown}: an odd answer to a reaping")
+        return reply
 
     def listing(self, deadline: float) -> tuple[int, list[NodeRows], int]:
         """The server's time (ms), every node with its live rows, and how many entries were

@@ -1,0 +1,412 @@
+"""A fleet terminal never shows a name it may no longer hold: the shown name is bound to a live
+lease, whatever happens to the keeper, config.toml, the hostname or the Redis server.
+
+What a terminal shows is read as its prompt reads it (fleet_hosts.shown: the presence file's
+name, plain only while its lease file vouches for it by /proc/uptime). Real redis-server,
+hosts as namespaces, the real CLI; the hooks themselves in real shells at the end.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import World
+from fleet_hosts import (
+    LEASE,
+    Host,
+    Link,
+    RedisServer,
+    TcpServer,
+    fleet_config,
+    reap_keepers,
+    shown,
+    wait_for,
+)
+from helpers import require_strace
+from terminals import OpenTerminal, shell_argv, write_rc
+
+MakeHost = Callable[..., Host]
+SHELLS = ("bash", "zsh", "fish")
+
+
+class Watch(threading.Thread):
+    """Samples what every host's holders show, every 100 ms, and keeps each moment at which
+    one plain name showed on two holders (a violation of the promise)."""
+
+    def __init__(self, hosts: list[tuple[Host, list[int]]]) -> None:
+        super().__init__(daemon=True)
+        self.hosts = hosts
+        self.samples = 0
+        self.violations: list[dict[str, list[str]]] = []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            seen: dict[str, list[str]] = {}
+            for host, pids in self.hosts:
+                for name in shown(host, pids).values():
+                    if "@" not in name:
+                        seen.setdefault(name.casefold(), []).append(host.name)
+            twice = {n: where for n, where in seen.items() if len(where) > 1}
+            if twice:
+                self.violations.append(twice)
+            self.samples += 1
+            time.sleep(0.1)
+
+    def add(self, host: Host, pid: int) -> None:
+        for h, pids in self.hosts:
+            if h is host:
+                pids.append(pid)
+
+    def __enter__(self) -> Watch:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self.join()
+        assert self.samples > 10, "the watch hardly sampled"
+        assert self.violations == [], self.violations[:3]
+
+
+def claimed(host: Host, count: int) -> dict[int, str]:
+    pids = [host.holder() for _ in range(count)]
+    return {pid: host.claim(pid) for pid in pids}
+
+
+def all_plain(host: Host, pids: list[int]) -> dict[int, str] | None:
+    now = shown(host, pids)
+    return now if len(now) == len(pids) and all("@" not in n for n in now.values()) else None
+
+
+def all_qualified(host: Host, pids: list[int]) -> bool:
+    now = shown(host, pids)
+    return len(now) == len(pids) and all("@" in n for n in now.values())
+
+
+# --- the keeper -----------------------------------------------------------------------------
+
+def test_a_killed_keeper_never_leaves_a_plain_name_on_two_hosts_and_comes_back(
+        hosts: MakeHost) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 2)
+    assert sorted(mine.values()) == ["Dwight", "Michael"]
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        for pid in a.keeper_pids():
+            os.kill(pid, signal.SIGKILL)
+        # No codename process runs on `laptop` now: its prompts turn host-qualified by
+        # themselves when the leases may end, and `devvm` may then be given the names.
+        wait_for(lambda: all_qualified(a, list(mine)), "laptop's names to show qualified",
+                 4 * LEASE)
+        theirs = claimed(b, 2)
+        for pid in theirs:
+            watch.add(b, pid)
+        # Any codename command on `laptop` brings its keeper back, which gets its holders
+        # plain names again: not `devvm`'s.
+        a.codename("who")
+        wait_for(a.keeper_pids, "laptop's keeper to come back", 10)
+        back = wait_for(lambda: all_plain(a, list(mine)), "plain names on laptop", 6 * LEASE)
+        assert not set(back.values()) & set(theirs.values())  # type: ignore[union-attr]
+
+
+def test_a_keeper_stopped_past_its_lease_never_leaves_a_plain_name_on_two_hosts(
+        hosts: MakeHost) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 2)
+    keepers = a.keeper_pids()
+    assert keepers
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        for pid in keepers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: all_qualified(a, list(mine)), "laptop's names to show qualified",
+                     4 * LEASE)
+            theirs = claimed(b, 2)
+            for pid in theirs:
+                watch.add(b, pid)
+            time.sleep(LEASE)  # the stop goes on past a lease
+        finally:
+            for pid in keepers:
+                os.kill(pid, signal.SIGCONT)
+        back = wait_for(lambda: all_plain(a, list(mine)), "plain names on laptop", 6 * LEASE)
+        assert not set(back.values()) & set(theirs.values())  # type: ignore[union-attr]
+
+
+# --- config.toml -------------------------------------------------------------------------
+
+def test_a_config_file_that_blinks_changes_nothing(hosts: MakeHost, redis: RedisServer) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 2)
+    keepers = a.keeper_pids()
+    config = a.config_file.read_text()
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        a.config_file.write_text("")  # an editor's truncate-and-write save
+        time.sleep(1)
+        a.config_file.write_text(config)
+        time.sleep(0.5)
+        a.config_file.write_text("\n".join("# " + line for line in config.splitlines()))
+        time.sleep(1)
+        a.config_file.unlink()  # `stow -R`
+        time.sleep(1)
+        a.config_file.write_text(config)
+        a.config_file.chmod(0o600)
+        time.sleep(2 * LEASE)
+        theirs = claimed(b, 2)
+        for pid in theirs:
+            watch.add(b, pid)
+    assert a.keeper_pids() == keepers  # the same keeper kept going
+    assert all_plain(a, list(mine)) == mine
+    assert not set(mine.values()) & set(theirs.values())
+    assert set(mine.values()) <= set(redis.names().values())
+
+
+def test_fleet_removed_for_good_gives_the_names_back(hosts: MakeHost,
+                                                     redis: RedisServer) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 2)
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        a.config_file.write_text("")
+        wait_for(lambda: not a.keeper_pids(), "the keeper to leave", 30)
+        # Its names went back at once, and its prompts show them qualified from then on.
+        assert not set(mine.values()) & set(redis.names().values())
+        assert all_qualified(a, list(mine))
+        theirs = claimed(b, 2)
+        for pid in theirs:
+            watch.add(b, pid)
+    assert set(theirs.values()) == set(mine.values())
+
+
+# --- the hostname ------------------------------------------------------------------------
+
+def test_a_hostname_change_keeps_every_name_of_the_host(hosts: MakeHost,
+                                                        redis: RedisServer) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 2)
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        assert a.run("hostname", "laptop-renamed").returncode == 0
+        time.sleep(3 * LEASE)
+        theirs = claimed(b, 2)
+        for pid in theirs:
+            watch.add(b, pid)
+        time.sleep(LEASE)
+    assert all_plain(a, list(mine)) == mine
+    assert not set(mine.values()) & set(theirs.values())
+    held = redis.names().values()
+    assert set(mine.values()) <= set(held) and set(theirs.values()) <= set(held)
+
+
+# --- Redis emptied -----------------------------------------------------------------------
+
+def test_an_emptied_redis_hands_out_no_plain_name_another_host_may_show(
+        hosts: MakeHost, redis: RedisServer) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 3)
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        redis.restart()  # no persistence: every key is gone, the epoch too
+        theirs = claimed(b, 2)
+        for pid in theirs:
+            watch.add(b, pid)
+        # The quiet period: host-qualified names on `devvm`, while `laptop` sets its own again.
+        assert all("@" in n for n in theirs.values()), theirs
+        wait_for(lambda: set(mine.values()) <= set(redis.names().values()),
+                 "laptop to set its names again", 4 * LEASE)
+        back = wait_for(lambda: all_plain(b, list(theirs)), "plain names on devvm", 8 * LEASE)
+        assert not set(back.values()) & set(mine.values())  # type: ignore[union-attr]
+    assert all_plain(a, list(mine)) == mine
+
+
+def test_flushall_is_an_emptied_redis_too(hosts: MakeHost, redis: RedisServer) -> None:
+    a, b = hosts("laptop"), hosts("devvm")
+    mine = claimed(a, 2)
+    with Watch([(a, list(mine)), (b, [])]) as watch:
+        redis.cli("FLUSHALL")
+        pid = b.holder()
+        watch.add(b, pid)
+        assert "@" in b.claim(pid)
+        wait_for(lambda: all_plain(b, [pid]), "a plain name on devvm", 8 * LEASE)
+    assert not set(shown(b, [pid]).values()) & set(mine.values())
+
+
+# --- roster names through a partition ------------------------------------------------------
+
+def test_a_roster_name_stays_out_of_other_hands_while_its_host_is_cut_off(
+        hosts: MakeHost, links: Callable[[], Link], redis: RedisServer) -> None:
+    link = links()
+    job = None
+    a = hosts("ci", url=redis.url(port=link.port))
+    job = a.holder()
+    roster = a.home / "jobs.jsonl"
+    roster.write_text(f'{{"name": "Michael", "pid": {job}}}\n')
+    a.config_file.write_text(fleet_config(redis.url(port=link.port))
+                             + f'[[rosters]]\npath = "{roster}"\n')
+    a.claim(a.holder())  # starts its keeper, which publishes the roster's Michael
+    wait_for(lambda: "Michael" in redis.names().values(), "the roster's name in the fleet", 10)
+    b = hosts("devvm")
+    link.cut()
+    try:
+        time.sleep(3 * LEASE)  # past any lease: only a person or its host may free it
+        got = [b.claim(b.holder()) for _ in range(3)]
+        assert "Michael" not in got, got
+    finally:
+        link.heal()
+    # By hand, from any host: `reap --host` frees what a host that is gone for good held.
+    a.vanish()
+    r = b.codename("reap", "--host", "ci")
+    assert r.returncode == 0 and "fleet name" in r.stdout, r.stdout + r.stderr
+    assert b.claim(b.holder()) == "Michael"
+
+
+def test_a_duplicate_with_a_roster_is_resolved_when_the_link_heals(
+        hosts: MakeHost, links: Callable[[], Link], redis: RedisServer) -> None:
+    link = links()
+    a = hosts("ci", url=redis.url(port=link.port))
+    roster = a.home / "jobs.jsonl"
+    a.config_file.write_text(fleet_config(redis.url(port=link.port))
+                             + f'[[rosters]]\npath = "{roster}"\n')
+    a.claim(a.holder())  # Michael, and a keeper
+    b = hosts("devvm")
+    link.cut()
+    try:
+        pid = b.holder()
+        assert b.claim(pid) == "Dwight"
+        # Cut off, `ci`'s launcher starts a job named Dwight: a duplicate made while nobody
+        # could see it. The job cannot be renamed; `devvm`'s terminal can.
+        roster.write_text(f'{{"name": "Dwight", "pid": {a.holder()}}}\n')
+        time.sleep(LEASE)
+    finally:
+        link.heal()
+    renamed = wait_for(lambda: (n := shown(b, [pid]).get(pid)) and n != "Dwight" and
+                       "@" not in n and n, "devvm's Dwight to be renamed", 8 * LEASE)
+    assert renamed not in ("Dwight", "Michael")
+
+
+# --- no round trip under the local lock ----------------------------------------------------
+
+class Silent(TcpServer):
+    """A server that takes a request and never answers; `asked` is set when one arrived."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        super().__init__()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            if client.recv(65536):
+                self.asked.set()
+            self._closed.wait()
+        finally:
+            client.close()
+
+
+def test_no_round_trip_to_the_fleet_happens_under_the_local_lock(world: World) -> None:
+    server = Silent()
+    world.write_config(fleet_config(f"redis://127.0.0.1:{server.port}/0"))
+    sleeper = world.sleeper()
+    result: list[object] = []
+    claim = threading.Thread(target=lambda: result.append(
+        world.run("claim", "--pid", str(sleeper.pid))))
+    try:
+        claim.start()
+        assert server.asked.wait(20), "the claim never asked the fleet"
+        # While the claim waits for the fleet, the allocator's lock is free: every other
+        # shell start of this host goes on meanwhile.
+        lock = world.state / "codename" / "lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if it is held
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        claim.join(30)
+    finally:
+        server.close()
+        reap_keepers(world.root)
+    r = result[0]
+    assert r.returncode == 0 and "@" in r.stdout, (r.stdout, r.stderr)  # type: ignore[attr-defined]
+
+
+# --- the hooks: the lease, checked at every draw with builtins only -----------------------
+
+def keepers_of(world: World) -> list[int]:
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and b"fleet.keeper" in (d / "cmdline").read_bytes() \
+                    and str(world.root).encode() in (d / "environ").read_bytes():
+                found.append(int(d.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture
+def fleet_world(world: World, redis: RedisServer) -> Iterator[World]:
+    world.write_config(fleet_config(redis.url()))
+    yield world
+    reap_keepers(world.root)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_prompt_shows_the_qualified_name_once_the_lease_may_lapse_and_revives_the_keeper(
+        fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
+    world = fleet_world
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert t.ask('"$CODENAME"') == "Michael"
+    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
+    for pid in keepers:  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(LEASE + 1)  # the lease may have lapsed: nobody renewed it
+        t.run("")  # a draw
+        name = t.ask('"$CODENAME"')
+        assert re.fullmatch(r"Michael@[^ ]+~[0-9a-f]{6}", name), name
+        assert f"[{name}]" in t.run("")  # the prompt shows what $CODENAME says
+    finally:
+        for pid in keepers:  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: t.run("") is not None and t.ask('"$CODENAME"') == "Michael",
+             "the plain name back", 4 * LEASE)
+    # A keeper that died is started again by the prompt that finds its lease overdue.
+    for pid in keepers_of(world):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not keepers_of(world), "the keeper to be gone", 10)
+    time.sleep(LEASE)
+    wait_for(lambda: t.run("") is not None and keepers_of(world), "the prompt to start a keeper",
+             4 * LEASE)
+    wait_for(lambda: t.run("") is not None and t.ask('"$CODENAME"') == "Michael",
+             "the plain name back", 4 * LEASE)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_fleet_prompt_starts_no_process_while_the_lease_lives(
+        fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
+    world = fleet_world
+    strace = require_strace()
+    write_rc(world, shell)
+    trace = world.root / "trace"
+    t = terminal(shell, argv=[strace, "-f", "-qq", "-o", str(trace),
+                              "-e", "trace=execve,fork,vfork,clone,clone3",
+                              *shell_argv(world, shell)])
+    assert t.ask('"$CODENAME"') == "Michael"
+    t.run("/bin/echo codename-test-marker")  # after this: prompts only
+    for _ in range(3):
+        assert "[Michael]" in t.run("")
+    lines = trace.read_text().splitlines()
+    marker = next(i for i, line in enumerate(lines) if "codename-test-marker" in line
+                  and "execve(" in line)
+    marker_pid = lines[marker].split()[0]
+    after = [line for line in lines[marker + 1:] if line.split()[0] != marker_pid]
+    assert [line for line in after if "execve(" in line] == []
+    assert [line for line in after if re.search(r"\b(clone3?|v?fork)\(", line)
+            and "CLONE_THREAD" not in line and not line.rstrip().endswith(f"= {marker_pid}")
+            ] == []
