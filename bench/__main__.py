@@ -4,6 +4,7 @@
     .venv/bin/python -m bench claim prompts    # some families
     .venv/bin/python -m bench --quick          # a smoke run: few pairs, not figures to quote
     .venv/bin/python -m bench --markdown       # the table as Markdown, for the README
+    sudo .venv/bin/python -m bench fleet-chaos --minutes 10   # only when named: see its module
 
 The exit status is 1 when a row misses its target, 0 otherwise.
 """
@@ -20,13 +21,19 @@ from bench.common import Bench, BenchError, log
 # In the order they run: `shells` reuses `init`'s bare interpreter time, `batches` the
 # sleepers `claim` leaves.
 FAMILIES = ("init", "shells", "prompts", "claim", "ledger", "batches", "processes", "fleet")
+# Run only when named: minutes long, and root (its hosts are namespaces).
+ON_REQUEST = ("fleet-chaos",)
+
+
+def module(family: str) -> str:
+    return f"bench.{family.replace('-', '_')}"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=(__doc__ or "").split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="families: " + "; ".join(
-            f"{f}: {importlib.import_module(f'bench.{f}').WHAT}" for f in FAMILIES))
+            f"{f}: {importlib.import_module(module(f)).WHAT}" for f in FAMILIES + ON_REQUEST))
     ap.add_argument("families", nargs="*", metavar="FAMILY", help="families to run (all)")
     ap.add_argument("--codename", metavar="PATH",
                     help="the codename to measure (default: codename's launcher, written for "
@@ -42,10 +49,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--plot-dir", metavar="DIR",
                     help="claim: where to write the growth plot (if matplotlib is installed)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--minutes", type=float,
+                    help="fleet-chaos: minutes of faults (default 10, quick 1)")
+    ap.add_argument("--seed", type=int, help="fleet-chaos: the seed of a run to replay")
+    ap.add_argument("--rule", choices=("lease", "presence"),
+                    help="fleet-chaos: how a shown name is read (default lease; presence: "
+                         "the rule before lease files, see tests/fleet_hosts.shown)")
     args = ap.parse_args(argv)
-    unknown = [f for f in args.families if f not in FAMILIES]
+    unknown = [f for f in args.families if f not in FAMILIES + ON_REQUEST]
     if unknown:
-        ap.error(f"unknown family {unknown[0]!r} (choose from {', '.join(FAMILIES)})")
+        ap.error(f"unknown family {unknown[0]!r} (choose from "
+                 f"{', '.join(FAMILIES + ON_REQUEST)})")
     return args
 
 
@@ -54,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     if not sys.platform.startswith("linux"):
         print("bench needs Linux (/proc, ptys, wait4)", file=sys.stderr)
         return 2
-    chosen = [f for f in FAMILIES if f in args.families] if args.families else list(FAMILIES)
+    chosen = ([f for f in FAMILIES + ON_REQUEST if f in args.families] if args.families
+              else list(FAMILIES))
     bench = None
     t0 = time.monotonic()
     try:
@@ -62,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.setup()
         log(f"measuring {bench.codename} (interpreter {bench.interp}) in {bench.tmp}")
         for family in chosen:
-            importlib.import_module(f"bench.{family}").measure(bench)
+            importlib.import_module(module(family)).measure(bench)
         print(bench.table(args.markdown))
         if args.markdown_file:
             with open(args.markdown_file, "w", encoding="utf-8") as f:

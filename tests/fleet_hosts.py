@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,12 @@ def fleet_config(url: str, lease: int = LEASE, extra: str = "") -> str:
 
 OFFICE = ["Michael", "Dwight", "Jim", "Pam", "Ryan", "Andy", "Angela", "Kevin", "Oscar",
           "Stanley", "Phyllis", "Meredith", "Creed", "Kelly", "Toby"]
+
+#: The rule of the prompt with a fleet: a plain name only while its lease vouches for it.
+LEASE_RULE = "lease"
+#: The rule before lease files: the presence file's name, as it is (what the hooks drew when
+#: a keeper could die, or a Redis come back empty, and leave a stale plain name on screen).
+PRESENCE_RULE = "presence"
 
 
 def require_root() -> None:
@@ -335,25 +341,11 @@ class Host:
         rows: list[dict[str, object]] = json.loads(r.stdout)
         return rows
 
-    def shown(self, pids: list[int]) -> dict[int, str]:
-        """The name each of `pids` shows now: what its presence file says (what its prompt
-        reads at each draw), read from outside the host at once."""
-        out: dict[int, str] = {}
-        try:
-            entries = os.listdir(self.presence)
-        except FileNotFoundError:
-            return out
-        for entry in entries:
-            pid, _, _rest = entry.partition("-")
-            if "." in entry or not pid.isdigit() or int(pid) not in pids:
-                continue
-            try:
-                text = (self.presence / entry).read_text()
-            except OSError:
-                continue
-            if text.strip():
-                out[int(pid)] = text.split("\t", 1)[0]
-        return out
+    def shown(self, pids: Iterable[int], rule: str = PRESENCE_RULE) -> dict[int, str]:
+        """The name each of `pids` shows now, read from outside the host at once: see `shown`.
+        By the presence rule unless told: what the presence file says, as `a.shown` tests
+        of the keeper's own renames read it; `shown` for what the prompt draws."""
+        return shown(self.runtime, pids, rule)
 
     def kill(self, pid: int, sig: str = "KILL") -> None:
         self.run("kill", f"-{sig}", str(pid))
@@ -387,27 +379,73 @@ class Host:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def shown(host: Host, pids: list[int]) -> dict[int, str]:
-    """What each of `pids` shows now, as its prompt works it out at a draw (the hooks' rule,
-    see codename_shell/fleet/lease.py): its presence file's name, plain only while the lease
-    file names it too and /proc/uptime is before the file's deadline; else host-qualified
-    (`name@…`, which no other host can be given)."""
-    up = int(float(Path("/proc/uptime").read_text().split()[0]))
-    out = {}
-    for pid, name in host.shown(pids).items():
-        if "@" not in name:
-            ident = next((p.name for p in host.presence.glob(f"{pid}-*") if "." not in p.name),
-                         "")
-            try:
-                fields = (host.runtime / "codename-fleet" / f"{ident}.lease").read_text()
-                deadline, leased = fields.split("\t")[:2]
-                vouched = leased == name and deadline.isdigit() and up < int(deadline)
-            except (OSError, ValueError):
-                vouched = False
-            if not vouched:
-                name += "@unvouched"
-        out[pid] = name
+# --- what a holder's prompt shows ---------------------------------------------------------
+
+def shown(runtime: Path, pids: Iterable[int], rule: str = LEASE_RULE) -> dict[int, str]:
+    """THE SHOWN NAME RULE: the name each of `pids` (pids as their host sees them) shows now, as
+    its prompt would draw it; `runtime` is the holders' $XDG_RUNTIME_DIR. The hooks
+    (shell/codename.bash, .zsh, .fish) implement the same rule: a change here is one there.
+
+    1. The name: the first tab-separated field of the first line of the holder's presence
+       file, `$XDG_RUNTIME_DIR/codename/<ident>` (ident: `<pid>-<start>`, or
+       `<pid>-<start>-<pid namespace number>`). No file, or an empty one (released): the
+       holder shows no name and is left out.
+    2. A name with "@" in it is already host-qualified (`Pam@vm~3f2a9c`): shown as it is.
+    3. A plain name is shown plain only while a lease vouches for it: the lease file
+       `$XDG_RUNTIME_DIR/codename-fleet/<ident>.lease` exists and its first line is
+       `<deadline>\t<name>\t…` with that very name and a deadline still ahead,
+       `int(float(uptime)) < int(deadline)`. The deadline is whole seconds on CLOCK_BOOTTIME,
+       the clock of /proc/uptime's first field (the keeper and a claim count leases on it),
+       and one clock for every namespace of this kernel, so it can be read from outside.
+       Anything else (no file, another name, a deadline gone or unreadable) and the holder
+       shows `<name>@…`: host-qualified, whatever the qualifier; never a plain name on faith.
+
+    `rule=PRESENCE_RULE` skips step 3: the presence name as it is, the rule before leases,
+    which lets a harness show that it does see a plain name on two hosts when one is shown.
+    """
+    wanted = set(pids)
+    out: dict[int, str] = {}
+    presence = runtime / "codename"
+    try:
+        entries = os.listdir(presence)
+    except FileNotFoundError:
+        return out
+    now: int | None = None
+    for entry in entries:
+        pid, _, _rest = entry.partition("-")
+        if "." in entry or not pid.isdigit() or int(pid) not in wanted:
+            continue  # temp files are `<ident>.<writer pid>.tmp`
+        name = _first_field(presence / entry)
+        if not name:
+            continue
+        if rule == LEASE_RULE and "@" not in name:
+            if now is None:
+                now = int(float(Path("/proc/uptime").read_text().split()[0]))
+            if not _vouched(runtime / "codename-fleet" / f"{entry}.lease", name, now):
+                name = f"{name}@…"
+        out[int(pid)] = name
     return out
+
+
+def _first_field(path: Path) -> str:
+    """The first tab-separated field of `path`'s first line ("" when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            line = f.readline()
+    except OSError:
+        return ""
+    return line.rstrip("\n").split("\t", 1)[0]
+
+
+def _vouched(lease: Path, name: str, now: int) -> bool:
+    try:
+        with open(lease, encoding="utf-8", errors="replace") as f:
+            fields = f.readline().rstrip("\n").split("\t")
+    except OSError:
+        return False
+    deadline = fields[0]
+    return (len(fields) >= 2 and fields[1] == name and deadline.isascii()
+            and deadline.isdigit() and now < int(deadline))
 
 
 def plain(names: object) -> set[str]:

@@ -319,14 +319,14 @@ def test_a_name_taken_while_its_lease_had_lapsed_gets_its_holder_a_new_one(
     for pid in keepers:  # type: ignore[attr-defined]
         os.kill(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: "@" in shown(a, [pa])[pa], "alpha's prompt to qualify Michael",
+        wait_for(lambda: "@" in shown(a.runtime, [pa])[pa], "alpha's prompt to qualify Michael",
                  4 * LEASE)
         assert b.claim(b.holder()) == "Michael"  # its lease lapsed: it is free fleet-wide
     finally:
         for pid in keepers:  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGCONT)
     wait_for(lambda: a.shown([pa]).get(pa) not in (None, "Michael")
-             and "@" not in a.shown([pa])[pa] and "@" not in shown(a, [pa])[pa],
+             and "@" not in a.shown([pa])[pa] and "@" not in shown(a.runtime, [pa])[pa],
              "alpha's holder to get another plain name", 6 * LEASE)
     log = json.loads(a.codename("log", "--json").stdout)
     renamed = [e for e in log if e["event"] == "renamed"]
@@ -1070,7 +1070,7 @@ def test_a_shared_roster_is_one_entry_and_a_duplicate_with_it_is_renamed(
     # The roster's launcher hands out Pam, which charlie's terminal holds: a duplicate. The
     # roster's job cannot be renamed; charlie's terminal can, and is.
     shared.write_text(ROSTER_LINE + '{"name": "Pam"}\n')
-    renamed = wait_for(lambda: (n := shown(c, [pc]).get(pc)) and n != "Pam" and "@" not in n
+    renamed = wait_for(lambda: (n := shown(c.runtime, [pc]).get(pc)) and n != "Pam" and "@" not in n
                        and n, "charlie's Pam to be renamed", 10 * LEASE)
     assert renamed not in ("Michael", "Pam", na, nb)
     assert a.shown([pa]) == {pa: na} and b.shown([pb]) == {pb: nb}

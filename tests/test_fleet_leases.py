@@ -53,7 +53,7 @@ class Watch(threading.Thread):
         while not self._done.is_set():
             seen: dict[str, list[str]] = {}
             for host, pids in self.hosts:
-                for name in shown(host, pids).values():
+                for name in shown(host.runtime, pids).values():
                     if "@" not in name:
                         seen.setdefault(name.casefold(), []).append(host.name)
             twice = {n: where for n, where in seen.items() if len(where) > 1}
@@ -84,12 +84,12 @@ def claimed(host: Host, count: int) -> dict[int, str]:
 
 
 def all_plain(host: Host, pids: list[int]) -> dict[int, str] | None:
-    now = shown(host, pids)
+    now = shown(host.runtime, pids)
     return now if len(now) == len(pids) and all("@" not in n for n in now.values()) else None
 
 
 def all_qualified(host: Host, pids: list[int]) -> bool:
-    now = shown(host, pids)
+    now = shown(host.runtime, pids)
     return len(now) == len(pids) and all("@" in n for n in now.values())
 
 
@@ -233,7 +233,7 @@ def test_flushall_is_an_emptied_redis_too(hosts: MakeHost, redis: RedisServer) -
         watch.add(b, pid)
         assert "@" in b.claim(pid)
         wait_for(lambda: all_plain(b, [pid]), "a plain name on devvm", 8 * LEASE)
-    assert not set(shown(b, [pid]).values()) & set(mine.values())
+    assert not set(shown(b.runtime, [pid]).values()) & set(mine.values())
 
 
 # --- roster names through a partition ------------------------------------------------------
@@ -284,7 +284,7 @@ def test_a_duplicate_with_a_roster_is_resolved_when_the_link_heals(
         time.sleep(LEASE)
     finally:
         link.heal()
-    renamed = wait_for(lambda: (n := shown(b, [pid]).get(pid)) and n != "Dwight" and
+    renamed = wait_for(lambda: (n := shown(b.runtime, [pid]).get(pid)) and n != "Dwight" and
                        "@" not in n and n, "devvm's Dwight to be renamed", 8 * LEASE)
     assert renamed not in ("Dwight", "Michael")
 
