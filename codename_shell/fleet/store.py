@@ -69,7 +69,13 @@ class FleetConfig:
         except OSError as e:
             raise ConfigError(f"fleet password_file {printable(self.password_file)}: cannot "
                               f"read it ({printable(e.strerror or e)})") from None
-        return secret.decode("utf-8", "replace").strip("\r\n")
+        try:
+            return secret.decode("utf-8").strip("\r\n")
+        except UnicodeDecodeError:
+            # Sent with U+FFFD in place of the byte, it would be another password, and the
+            # server would say only that it is wrong.
+            raise ConfigError(f"fleet password_file {printable(self.password_file)}: not UTF-8 "
+                              "text") from None
 
 
 class Store:
