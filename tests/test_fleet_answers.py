@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,10 +26,11 @@ from pathlib import Path
 
 import pytest
 from conftest import World
-from fleet_hosts import RedisServer, ScriptServer, reap_keepers, wait_for
+from fleet_hosts import RedisServer, ScriptServer, reap_keepers, resp, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from codename_shell import casts
 from codename_shell.errors import ConfigError
 
 LEASE = 3
@@ -40,6 +42,11 @@ RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 def fleet_config(url: str, extra: str = "") -> str:
     return f'[fleet]\nurl = "{url}"\nlease = {LEASE}\n{extra}'
+
+
+def ok(name: bytes, full: bytes = b"") -> bytes:
+    """A claim script's answer granting `name`."""
+    return resp(b"ok", name, full or name, b"")
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +102,131 @@ def claimed(world: World, pid: int) -> tuple[str, subprocess.CompletedProcess[st
     assert r.returncode == 0, r.stderr
     name: str = json.loads(r.stdout)["name"]
     return name, r
+
+
+# --- a claim's answer ----------------------------------------------------------------------
+
+HOSTILE_ANSWERS = {
+    "osc-52-clipboard": (b"\x1b]52;c;SGVsbG8=\x07", b"Pam Beesly"),
+    "osc-0-title": (b"\x1b]0;pwned\x07Pam", b"Pam Beesly"),
+    "c1-csi": ("\u009b31mPam".encode(), b"Pam Beesly"),
+    "del": (b"Pa\x7fm", b"Pam Beesly"),
+    "nul": (b"Pa\x00m", b"Pam Beesly"),
+    "bidi-override": ("\u202emaP".encode(), b"Pam Beesly"),
+    "not-utf-8": (b"P\xffam", b"Pam Beesly"),
+    "escape-in-the-full-name": (b"Pam", b"Pam \x1b]52;c;SGVsbG8=\x07Beesly"),
+    "host-qualified": (b"Pam@bravo~327b4a", b"Pam Beesly"),
+}
+
+
+@pytest.mark.parametrize("answer", HOSTILE_ANSWERS.values(), ids=HOSTILE_ANSWERS.keys())
+def test_a_claims_answer_with_a_name_no_config_could_hold_is_refused_never_shown(
+        world: World, hostile: ScriptServer, answer: tuple[bytes, bytes]) -> None:
+    hostile.reply = ok(*answer)
+    world.write_config(fleet_config(hostile.url()))
+    with no_keeper(world):
+        name, r = claimed(world, world.sleeper().pid)
+    assert hostile.scripts == 1  # the claim asked, and was answered
+    assert name.startswith("Michael@"), name  # the fallback for a fleet it cannot use
+    (line,) = lines(r.stderr)
+    assert "its answer to a claim was refused" in line and name in line, line
+    who, who_json, doctor = (world.run(*a) for a in (["who"], ["who", "--json"], ["doctor"]))
+    outputs = [r.stdout, r.stderr, who.stdout, who.stderr, who_json.stdout, who_json.stderr,
+               doctor.stdout, doctor.stderr]
+    clean(*outputs)
+    for text in outputs:
+        for marker in ("52;c", "pwned", "31m", "maP", "bravo", "P\ufffdam"):
+            assert marker not in text, (marker, text)
+
+
+@pytest.mark.parametrize("second", ["Michael", "MICHAEL", "\uff2dichael", "Michael\ufe0f"])
+def test_a_name_held_here_is_never_granted_again_whatever_redis_says(
+        world: World, hostile: ScriptServer, second: str) -> None:
+    world.write_config(fleet_config(hostile.url()))
+    hostile.reply = ok(b"Michael", b"Michael Scott")
+    with no_keeper(world):
+        first, _ = claimed(world, world.sleeper().pid)
+        hostile.reply = ok(second.encode(), b"Michael Scott")
+        name, r = claimed(world, world.sleeper().pid)
+    assert first == "Michael"
+    assert hostile.scripts == 2  # the second claim asked too: its answer was refused here
+    assert "@" in name and casts.fold(name.split("@")[0]) != casts.fold("Michael"), name
+    (line,) = lines(r.stderr)
+    assert "a name held on this host" in line, line
+    rows = json.loads(world.run("who", "--json").stdout)
+    assert sorted(row["name"] for row in rows) == sorted(["Michael", name])
+
+
+def test_the_keepers_reclaim_never_takes_a_name_held_here(world: World,
+                                                          hostile: ScriptServer) -> None:
+    world.write_config(fleet_config(hostile.url()))
+    first, second = world.sleeper(), world.sleeper()
+    with no_keeper(world):
+        hostile.reply = ok(b"Michael", b"Michael Scott")
+        assert claimed(world, first.pid)[0] == "Michael"
+        hostile.reply = b"-ERR the fleet is down\r\n"
+        qualified, _ = claimed(world, second.pid)
+    assert qualified.startswith("Dwight@"), qualified
+    # The fleet "answers again", with Michael for the host-qualified holder: the keeper (the
+    # same holder asking again starts it) must refuse it, as a claim would.
+    hostile.reply = ok(b"Michael", b"Michael Scott")
+    assert world.claim(second.pid) == qualified
+    log = world.state / "codename" / "keeper.log"
+    wait_for(lambda: log.is_file() and "a name held on this host" in log.read_text(),
+             "the keeper to refuse Michael for the second holder", 10 * LEASE)
+    # Its guard may qualify Michael meanwhile (the fleet's renewals get no sense out of this
+    # server) and a later reclaim give it back: the second holder is never Michael.
+    for _ in range(20):
+        rows = json.loads(world.run("who", "--json").stdout)
+        bases = [str(row["name"]).split("@")[0] for row in rows if row["pid"] == second.pid]
+        assert bases == ["Dwight"], rows
+
+
+# --- other hosts' rows ---------------------------------------------------------------------
+
+EVIL = "badbadbadbadbad1"
+ROWS = {  # token's pid -> the row after the token: one readable, the others hostile
+    1: b"Zed\tkind=terminal\tpid=1\thost=evil",
+    2: "Z\u009b31m\tkind=terminal\tpid=2\thost=evil".encode(),
+    3: b"Ev\x7fDEL\tkind=terminal\tpid=3\thost=evil",
+    4: "\u202eBIDI\tkind=terminal\tpid=4\thost=evil".encode(),
+    5: b"Ok\tfull=Full \x1b]52;c;SGVsbG8=\x07\tkind=terminal\tpid=5\thost=evil",
+    6: b"L" * 200 + b"\tkind=terminal\tpid=6\thost=evil",
+    7: b"Qx\x00Qy\tkind=terminal\tpid=7\thost=evil",
+}
+
+
+def _send(port: int, *args: bytes) -> None:
+    """One command to a real Redis, with any bytes in it (redis-cli takes no NUL)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(resp(*args))
+        assert s.recv(1024)[:1] in (b"+", b":"), args
+
+
+def test_other_hosts_rows_whose_names_cannot_be_shown_are_skipped_with_one_line(
+        world: World, redis: RedisServer) -> None:
+    world.write_config(fleet_config(redis.url()))
+    assert world.claim(world.sleeper().pid) == "Michael"
+    _send(redis.port, b"HSET", b"codename:nodes", EVIL.encode(), b"evil\t60000")
+    for pid, row in ROWS.items():
+        token = f"{EVIL}/{pid}-1".encode()
+        key = f"k{pid}".encode()
+        _send(redis.port, b"SET", b"codename:name:" + key, token + b"\t" + row, b"PX", b"60000")
+        _send(redis.port, b"HSET", f"codename:held:{EVIL}".encode(), token, key)
+    who, who_json, markdown, doctor = (world.run(*a) for a in (
+        ["who"], ["who", "--json"], ["who", "--markdown"], ["doctor"]))
+    outputs = [who.stdout, who.stderr, who_json.stdout, who_json.stderr, markdown.stdout,
+               markdown.stderr, doctor.stdout, doctor.stderr]
+    clean(*outputs)
+    assert {row["name"] for row in json.loads(who_json.stdout)} == {"Michael", "Zed"}
+    for r in (who, who_json, markdown):
+        assert lines(r.stderr) == [
+            "codename: warning: fleet: 1 row of the fleet that cannot be read skipped",
+            "codename: warning: fleet: 5 rows of the fleet skipped: a name that cannot be "
+            "shown (control characters, blanks at an end, or too long)"], r.stderr
+    for text in outputs:
+        for marker in ("31m", "DEL", "BIDI", "52;c", "LLLL", "Qx"):
+            assert marker not in text, (marker, text)
 
 
 # --- a server's error replies --------------------------------------------------------------
