@@ -11,6 +11,8 @@ from codename_shell import lean_os as os
 DEFAULT_THEME = "office"
 BUILTIN_DIR = os.path.join(os.path.dirname(__file__), "casts")
 MAX_NAME = 64
+#: An overflow name ("Michael 2", … "Michael 100000") may be this much longer than its cast name.
+OVERFLOW_SUFFIX = 7
 
 # A cast is an ordered list of (short name, full name).
 Cast = list[tuple[str, str]]
@@ -18,10 +20,12 @@ Cast = list[tuple[str, str]]
 
 def fold(name: str) -> str:
     """The form two names are compared in: `Michael`, `michael` and `MICHAEL` are one name to a
-    reader of the notes file, and so are the composed and decomposed spellings of `Zoë`.
+    reader of the notes file, and so are the composed and decomposed spellings of `Zoë`, and
+    the lookalikes NFKC maps to plain letters (`Michael` with a fullwidth, a mathematical bold
+    or a circled M): a terminal shows them as Michael, so they are Michael.
 
-    ASCII text is already NFC, so the common case skips importing unicodedata (0.1 ms at every
-    shell start).
+    ASCII text is already NFKC, so the common case skips importing unicodedata (0.1 ms at every
+    shell start). Casefolding can undo a normal form, hence NFKC again after it.
     """
     if name.isascii():
         return name.casefold()
@@ -29,8 +33,8 @@ def fold(name: str) -> str:
 
     # Characters that render as nothing (variation selectors, joiners, fillers) are dropped:
     # `Michael\uFE0F` reads as Michael, so it is Michael.
-    visible = "".join(c for c in unicodedata.normalize("NFC", name) if not _invisible(c))
-    return unicodedata.normalize("NFC", visible.casefold())
+    visible = "".join(c for c in unicodedata.normalize("NFKC", name) if not _invisible(c))
+    return unicodedata.normalize("NFKC", visible.casefold())
 
 
 # Unicode's Default_Ignorable_Code_Point ranges: code points a terminal draws as nothing.
@@ -110,7 +114,10 @@ def _entry(entry: object) -> tuple[str | None, str | None]:
     return None, None
 
 
-def name_problem(name: str | None) -> str | None:
+def name_problem(name: str | None, longest: int = MAX_NAME) -> str | None:
+    """Why `name` cannot be a name (or a full name), or None. The one check every name passes,
+    wherever it comes from: config, `--name`, a roster, another host's row, Redis's answer.
+    `longest`: an overflow name ("Michael 2") may run past MAX_NAME by its suffix."""
     if name is None:
         return "not a string (write \"Name\" or { name = \"Name\", full = \"Full Name\" })"
     if not name.strip() or not fold(name).strip():
@@ -119,8 +126,8 @@ def name_problem(name: str | None) -> str | None:
         return f"{name!r} holds control characters or line breaks"
     if name != name.strip():
         return f"{name!r} has leading or trailing blanks"
-    if len(name) > MAX_NAME:
-        return f"name longer than {MAX_NAME} characters"
+    if len(name) > longest:
+        return f"name longer than {longest} characters"
     return None
 
 

@@ -77,11 +77,14 @@ class RedisServer:
     """A real redis-server: no persistence (a restart starts empty), on 127.0.0.1."""
 
     def __init__(self, root: Path, password: str | None = None, *,
-                 unix_socket: Path | None = None) -> None:
+                 unix_socket: Path | None = None, extra: tuple[str, ...] = ()) -> None:
         self.binary = require("redis-server")
         self.root = root
         self.password = password
         self.unix_socket = unix_socket
+        #: More redis-server arguments, e.g. ("--rename-command", "AUTH", "") for a server
+        #: that does not take AUTH.
+        self.extra = extra
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
@@ -99,6 +102,7 @@ class RedisServer:
             args += ["--requirepass", self.password]
         if self.unix_socket:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        args += self.extra
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._answers, "redis-server to answer", 20)
 
@@ -495,3 +499,69 @@ class NotRedis(TcpServer):
             pass
         finally:
             _close(client)
+
+
+class ScriptServer(TcpServer):
+    """A hostile Redis: it reads each command as Redis would, answers every script call
+    (EVALSHA, EVAL) with `reply` (RESP bytes, which a test may change at any time), PING with
+    PONG, AUTH and SELECT with OK, and anything else with an error. `scripts` counts the
+    script calls answered: a test can tell a claim that asked from one that did not."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.scripts = 0
+        super().__init__()
+
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _serve(self, client: socket.socket) -> None:
+        buf = b""
+        try:
+            client.settimeout(30)
+            while not self._closed.is_set():
+                command, buf = _command(buf)
+                if command is None:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                    continue
+                verb = command[0].upper() if command else b""
+                if verb in (b"EVALSHA", b"EVAL"):
+                    self.scripts += 1
+                    client.sendall(self.reply)
+                elif verb == b"PING":
+                    client.sendall(b"+PONG\r\n")
+                elif verb in (b"AUTH", b"SELECT"):
+                    client.sendall(b"+OK\r\n")
+                else:
+                    client.sendall(b"-ERR not offered here\r\n")
+        except OSError:
+            pass
+        finally:
+            _close(client)
+
+
+def _command(buf: bytes) -> tuple[list[bytes] | None, bytes]:
+    """The first whole command in `buf` (a RESP array of bulk strings) and what follows it;
+    (None, buf) while it is incomplete."""
+    if not buf.startswith(b"*") or b"\r\n" not in buf:
+        return None, buf
+    head, rest = buf.split(b"\r\n", 1)
+    args = []
+    for _ in range(int(head[1:])):
+        if b"\r\n" not in rest:
+            return None, buf
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line[1:])
+        if len(rest) < size + 2:
+            return None, buf
+        args.append(rest[:size])
+        rest = rest[size + 2:]
+    return args, rest
+
+
+def resp(*items: bytes) -> bytes:
+    """A RESP array of bulk strings: what a script returns as `{"ok", name, full, ""}`."""
+    return b"*%d\r\n" % len(items) + b"".join(b"$%d\r\n%s\r\n" % (len(i), i) for i in items)

@@ -112,6 +112,16 @@ MUTANTS = (
            r"_sys\.getfilesystemencoding\(\), _sys\.getfilesystemencodeerrors\(\)",
            '"utf-8", "surrogateescape"',
            ("tests/test_fast_paths.py",)),
+    # A mutant of a Lua script: its SHA constant no longer matches, so EVALSHA answers
+    # NOSCRIPT and the client runs it by EVAL each time (it still runs). The digest test
+    # (test_the_script_digests_are_the_scripts_sha1) fails on any edit of a script, which says
+    # nothing about behaviour: it is left out, so only the behavioural test can catch it.
+    Mutant("m", "the fleet's overflow loop checks only this host's names, not Redis",
+           "codename_shell/fleet/scripts.py",
+           r"if free\(ARGV\[i \+ 1\] \.\. suffix\) then",
+           "if not blocked[ARGV[i + 1] .. suffix] then",
+           ("tests/test_fleet.py::"
+            "test_claims_past_the_cast_on_two_hosts_at_once_get_distinct_overflow_names",)),
 )
 
 

@@ -88,6 +88,22 @@ def test_two_hosts_claiming_at_once_get_distinct_names(hosts: MakeHost, codec: s
     assert {r["host"] for r in a.who("--host", "bravo")} == {"bravo"}
 
 
+def test_claims_past_the_cast_on_two_hosts_at_once_get_distinct_overflow_names(
+        hosts: MakeHost, redis: RedisServer) -> None:
+    # Sixteen claims on each host at once, for a cast of fifteen: whatever the order, each
+    # host hands out overflow names ("Michael 2", ...) while the other does too, so only the
+    # CLAIM script's overflow loop checking Redis (not only this host's names) keeps them apart.
+    a, b = hosts("alpha"), hosts("bravo")
+    pairs = [(h, h.holder()) for h in (a, b) for _ in range(16)]
+    names = claim_all(pairs)
+    assert len(folded(names)) == 32, sorted(names)
+    assert plain(names) == set(names), names  # the fleet answered: no host-qualified name
+    # Each claim took the first name free fleet-wide: the cast, the whole second round, then
+    # the third round's first two.
+    assert set(names) == {*OFFICE, *(f"{n} 2" for n in OFFICE), "Michael 3", "Dwight 3"}
+    assert sorted(redis.names().values()) == sorted(names)
+
+
 def test_one_hostname_in_two_namespaces_is_two_hosts(hosts: MakeHost,
                                                       redis: RedisServer) -> None:
     a, b = hosts("twin"), hosts("twin")

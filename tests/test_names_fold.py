@@ -2,7 +2,9 @@
 
 A notes file that says "michael is rebasing" must point at one session, so `Michael`,
 `michael` and `MICHAEL` (and the composed and decomposed spellings of `Zoë`) are compared
-case-folded and NFC-normalised in claims, `--name`, rename, cast validation and overflow.
+case-folded and normalised in claims, `--name`, rename, cast validation and overflow: NFKC
+(issue 16), so the lookalikes a terminal shows as plain letters (fullwidth, mathematical,
+circled) are the name they show too.
 """
 
 from __future__ import annotations
@@ -89,6 +91,28 @@ def test_invisible_characters_do_not_make_a_second_michael(world: World) -> None
         assert_one_line_error(r)
     r = world.run("claim", "--pid", str(world.sleeper().pid), "--name", "\ufe0f\u034f")
     assert "empty name" in assert_one_line_error(r)
+    assert list(names_held(world)) == ["Michael"]
+
+
+# `Michael` with its M fullwidth, mathematical bold, circled; MICHAEL all fullwidth.
+COMPATIBLE = ["\uff2dichael", "\U0001d40cichael", "\u24c2ichael",
+              "\uff2d\uff29\uff23\uff28\uff21\uff25\uff2c"]
+
+
+def test_fold_treats_compatibility_lookalikes_as_one_name() -> None:
+    for lookalike in COMPATIBLE:
+        assert casts.fold(lookalike) == casts.fold("Michael"), lookalike
+    assert casts.fold("\ufb01nn") == casts.fold("Finn")  # the ligature of f and i
+    assert casts.fold("Micha") != casts.fold("Michael")
+
+
+def test_a_compatibility_lookalike_of_a_live_name_is_refused(world: World) -> None:
+    michael = world.sleeper()
+    assert world.claim(michael.pid) == "Michael"
+    for lookalike in COMPATIBLE:
+        r = world.run("claim", "--pid", str(world.sleeper().pid), "--name", lookalike)
+        line = assert_one_line_error(r)
+        assert "Michael is held by" in line and str(michael.pid) in line
     assert list(names_held(world)) == ["Michael"]
 
 

@@ -68,14 +68,15 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The URL as it may be printed: any password is `***`."""
+        """The URL as it may be printed: any password is `***`, and what %-decoding made of
+        the user name or socket path (`%1b` is ESC) escaped."""
         auth = ""
         if self.username or self.password:
             auth = f"{self.username}:{'***' if self.password else ''}@"
         if self.scheme == "unix":
-            return f"unix://{auth}{self.path}" + (f"?db={self.db}" if self.db else "")
+            return printable(f"unix://{auth}{self.path}" + (f"?db={self.db}" if self.db else ""))
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{auth}{host}:{self.port}/{self.db}"
+        return printable(f"{self.scheme}://{auth}{host}:{self.port}/{self.db}")
 
 
 def parse_url(url: str, password: str = "") -> Target:
@@ -84,7 +85,15 @@ def parse_url(url: str, password: str = "") -> Target:
     Hand-written (no urllib, which imports re and ipaddress at every shell start). `password`
     (from a password_file) is used when the URL carries none. Errors never quote the URL:
     it may hold the password.
+
+    Whatever the URL holds ends in a Target or a ConfigError (one line, names and all
+    host-qualified), never another exception: it comes from a file or an environment variable
+    anyone may have written, and a control character, a byte that is not UTF-8 (an environment
+    variable's, or a `%FF`) or a digit of another script (`²`, `٣`) would otherwise reach
+    `int()`, a socket call or the wire as a ValueError.
     """
+    if not url.isprintable():  # C0, C1, DEL, and the surrogates of bytes that are not UTF-8
+        raise ConfigError("fleet url holds a control character or bytes that are not UTF-8")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("redis", "rediss", "unix"):
         raise ConfigError("fleet url must start with redis://, rediss:// or unix://")
@@ -96,12 +105,17 @@ def parse_url(url: str, password: str = "") -> Target:
     user, colon, secret = auth.partition(":")
     if not colon:  # `redis://secret@host`, as redis-py reads it: a password alone
         user, secret = "", user
-    user, secret = _unquote(user), _unquote(secret) or params.get("password", "") or password
+    user = _unquote(user, "user name")
+    secret = _unquote(secret, "password") or params.get("password", "") or password
     verify = params.get("ssl_cert_reqs", "required").lower() not in ("none", "optional")
     target = Target(scheme, username=user, password=secret, ca=params.get("ssl_ca_certs", ""),
                     verify=verify)
+    if "\0" in target.ca:
+        raise ConfigError("fleet url: ssl_ca_certs holds a NUL byte")
     if scheme == "unix":
-        target.path = _unquote(location)
+        target.path = _unquote(location, "socket path")
+        if "\0" in target.path:
+            raise ConfigError("fleet url: the socket path holds a NUL byte")
         target.db = _number(params.get("db", "0"), "database")
         if not target.path.startswith("/"):
             raise ConfigError("fleet url: unix:// needs an absolute path (unix:///run/redis.sock)")
@@ -127,12 +141,18 @@ def _query(query: str) -> dict[str, str]:
     for pair in query.split("&"):
         key, _, value = pair.partition("=")
         if key:
-            params[_unquote(key)] = _unquote(value)
+            name = _unquote(key, "query")
+            params[name] = _unquote(value, name if name in _QUERY else "query")
     return params
 
 
-def _unquote(text: str) -> str:
-    """Percent-decoding (`%40` is `@`), for passwords with URL-special characters in them."""
+_QUERY = ("password", "db", "ssl_ca_certs", "ssl_cert_reqs")
+
+
+def _unquote(text: str, what: str) -> str:
+    """Percent-decoding (`%40` is `@`), for passwords with URL-special characters in them.
+    Bytes that do not decode as UTF-8 (`%FF`) are a ConfigError naming `what`: sent as U+FFFD
+    they would be another password, refused by a server that says only "wrong password"."""
     if "%" not in text:
         return text
     out = bytearray()
@@ -145,7 +165,10 @@ def _unquote(text: str) -> str:
         else:
             out.append(raw[i])
             i += 1
-    return out.decode("utf-8", "replace")
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"fleet url: the {what} is not UTF-8 once %-decoded") from None
 
 
 def _hex(pair: bytes) -> bool:
@@ -153,7 +176,9 @@ def _hex(pair: bytes) -> bool:
 
 
 def _number(text: str, what: str) -> int:
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit() is true of `²` (which int() refuses) and of `٣٧٩`
+    # (which int() reads as 379), and a thousand digits are no port nor database either.
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         raise ConfigError(f"fleet url: the {what} must be a number")
     return int(text)
 
@@ -378,16 +403,16 @@ class Connection:
         except OSError as e:
             self.close()
             raise FleetUnreachable(f"fleet {where}: {_why(e)}") from None
-        handshake, replies = replies[:len(self._handshake)], replies[len(self._handshake):]
-        self._handshake = []
-        for reply in handshake:
+        shook, self._handshake = self._handshake, []
+        handshake, replies = replies[:len(shook)], replies[len(shook):]
+        for command, reply in zip(shook, handshake, strict=True):
             if isinstance(reply, ServerError):
                 self.close()
-                raise _refusal(str(reply), where)
+                raise _refusal(str(command[0]), str(reply), self.target)
         for reply in replies:
-            if isinstance(reply, ServerError) and str(reply).startswith(("NOAUTH", "WRONGPASS")):
+            if isinstance(reply, ServerError) and _unauthenticated(str(reply)):
                 self.close()
-                raise _refusal(str(reply), where)
+                raise _refusal("", str(reply), self.target)
         return replies
 
     def _read(self, sock: _socket.socket, deadline: float) -> object:
@@ -422,8 +447,8 @@ class Connection:
         if isinstance(reply, ServerError) and str(reply).startswith("NOSCRIPT"):
             reply = self.call(deadline, ("EVAL", source, 0, *args))[0]
         if isinstance(reply, ServerError):
-            raise FleetError(f"fleet {self.target.shown}: the server refused a script: "
-                             f"{printable(_first_line(str(reply)))}")
+            raise FleetError(f"fleet {self.target.shown}: the server refused the script"
+                             f"{_known(str(reply))}")
         return reply
 
 
@@ -473,6 +498,8 @@ class _Lookup:
             self.result = [(family, address) for family, _k, _p, _n, address in infos]
         except OSError as e:
             self.result = e
+        except ValueError:  # UnicodeError: a non-ASCII name the idna codec refuses
+            self.result = OSError(0, "not a host name that can be looked up")
 
 
 _lookups: dict[tuple[str, int], _Lookup] = {}
@@ -551,13 +578,73 @@ def _why(e: OSError) -> str:
     return e.strerror or type(e).__name__
 
 
-def _refusal(reply: str, where: str) -> FleetError:
-    if reply.startswith(("WRONGPASS", "NOAUTH")) or "password" in reply.lower():
-        return FleetAuthError(f"fleet {where}: the server refused the password "
-                              f"({printable(_first_line(reply).split(' ', 1)[0])}); check the "
-                              "url or password_file")
-    return FleetError(f"fleet {where}: {printable(_first_line(reply))}")
+# --- what the server refused ------------------------------------------------------------
+#
+# An error reply is named, never quoted: a server (or whatever answers in its place) may echo
+# what it was sent, and what it was sent is the password: a server whose AUTH is renamed away
+# answers "ERR unknown command 'AUTH', with args beginning with: '<the password>'", which
+# would otherwise reach every shell start, `who`, `doctor` and keeper.log. What is shown is
+# which command was refused and, for the error codes below, what the code means: our words.
+
+#: Redis's error codes (the reply's first word) worth a hint, and the hint.
+_CODES = {
+    "READONLY": "a read-only replica: point the url at the primary",
+    "MASTERDOWN": "a replica that lost its primary",
+    "LOADING": "it is still loading its data",
+    "BUSY": "it is busy running another script",
+    "OOM": "it is out of memory",
+    "MISCONF": "it cannot save its data",
+    "NOPERM": "this user may not run it (ACL)",
+    "NOSCRIPT": "it keeps no scripts",
+    "CROSSSLOT": "a cluster: the fleet needs a single server",
+    "MOVED": "a cluster: the fleet needs a single server",
+}
 
 
-def _first_line(text: str) -> str:
-    return text.splitlines()[0][:200] if text else ""
+def _code(reply: str) -> str:
+    """The error code a reply starts with (`ERR`, `WRONGPASS`, …), or "" when it has none."""
+    word = reply.split(" ", 1)[0]
+    return word if word.isascii() and word.isalpha() and word.isupper() else ""
+
+
+def _unauthenticated(reply: str) -> bool:
+    """Whether an error reply says we are not (or wrongly) authenticated. A server that wants
+    a password answers a long command with "ERR Protocol error: unauthenticated multibulk
+    length" before it would say NOAUTH: a claim's script is such a command."""
+    return _code(reply) in ("NOAUTH", "WRONGPASS") or "unauthenticated" in reply.lower()
+
+
+def _known(reply: str) -> str:
+    """` (what the server's error code means)` for a code in _CODES, else ""."""
+    code = _code(reply)
+    if code in _CODES:
+        return f" ({code}: {_CODES[code]})"
+    if code == "ERR" and "unknown command" in reply.lower():
+        return " (it does not offer the command: renamed, or not Redis)"
+    return ""
+
+
+def _refusal(command: str, reply: str, target: Target) -> FleetError:
+    """The error reply to `command` of the handshake (AUTH, SELECT), or ("") a NOAUTH or
+    WRONGPASS to a later command, named by what was refused."""
+    where = target.shown
+    code = _code(reply)
+    lower = reply.lower()
+    if code == "WRONGPASS" or (command == "AUTH" and "invalid password" in lower):
+        return FleetAuthError(f"fleet {where}: the server refused the password; check the url "
+                              "or password_file")
+    if code == "NOAUTH" or (not command and _unauthenticated(reply)):
+        return FleetAuthError(f"fleet {where}: the server wants a password (NOAUTH); give it "
+                              "in the url or password_file")
+    if command == "AUTH":
+        if "without any password" in lower or "no password is set" in lower:
+            hint = "it has no password set: leave the password out of the url"
+        else:
+            hint = "it may not offer AUTH (renamed, or a proxy in front); check the url or " \
+                   "password_file"
+        return FleetAuthError(f"fleet {where}: the server refused AUTH; {hint}")
+    if command == "SELECT":
+        return FleetError(f"fleet {where}: the server refused SELECT of database {target.db} "
+                          "(it has fewer databases, or is a cluster)")
+    return FleetError(f"fleet {where}: the server refused {command or 'a command'}"
+                      f"{_known(reply)}")

@@ -14,6 +14,8 @@ from codename_shell import lean_os as os
 
 QUALIFIER = "~"  # between the hostname and the node id in a host-qualified name
 _TAG = 6  # hex digits of the node id in a host-qualified name
+#: The longest name (or full name) read from Redis: a cast's, with an overflow round after it.
+LONGEST = casts.MAX_NAME + casts.OVERFLOW_SUFFIX
 
 
 def node_id(state_dir: str) -> str:
@@ -60,6 +62,18 @@ def fold(name: str) -> str:
     """A name as readers tell names apart: the allocator's own rule (`casts.fold`), so a name
     the fleet keys in Redis is the very name a local claim compares."""
     return casts.fold(name)
+
+
+def unusable(name: str, full: str) -> str | None:
+    """Why a name and full name that came from Redis (a claim's answer, another host's row)
+    cannot be shown nor held, or None: the check a name from config passes
+    (`casts.name_problem`: no control characters of any kind, no blanks at either end, not too
+    long). The reason never quotes the value: whoever wrote it chose its bytes."""
+    if casts.name_problem(name, LONGEST) is not None:
+        return "a name with control characters, blanks at an end, or too long"
+    if casts.name_problem(full, LONGEST) is not None:
+        return "a full name with control characters, blanks at an end, or too long"
+    return None
 
 
 def qualify(name: str, node: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from codename_shell.errors import ConfigError, printable
-from codename_shell.fleet import scripts
+from codename_shell.fleet import node, scripts
 from codename_shell.fleet.client import (
     Addresses,
     Connection,
@@ -76,7 +76,13 @@ class FleetConfig:
         except OSError as e:
             raise ConfigError(f"fleet password_file {printable(self.password_file)}: cannot "
                               f"read it ({printable(e.strerror or e)})") from None
-        return secret.decode("utf-8", "replace").strip("\r\n")
+        try:
+            return secret.decode("utf-8").strip("\r\n")
+        except UnicodeDecodeError:
+            # Sent with U+FFFD in place of the byte, it would be another password, and the
+            # server would say only that it is wrong.
+            raise ConfigError(f"fleet password_file {printable(self.password_file)}: not UTF-8 "
+                              "text") from None
 
 
 class Store:
@@ -121,8 +127,13 @@ class Store:
         for name, folded, full in cast:
             args += (name, folded, full)
         reply = self._run(deadline, scripts.CLAIM_SHA, scripts.CLAIM, *args)
-        parts = [_text(x) for x in reply] if isinstance(reply, list) else []
-        if parts[:1] == ["ok"] and len(parts) == 4 and all(_usable(x) for x in parts):
+        items = reply if isinstance(reply, list) else []
+        parts = [_text(x) for x in items]
+        if parts[:1] == ["ok"] and len(parts) == 4:
+            why = _refused(items, blocked, want)
+            if why:
+                raise FleetError(f"fleet {self.config.shown}: its answer to a claim was refused "
+                                 f"({why})")
             return parts[0], parts[1], parts[2], parts[3]
         if parts[:1] == ["held"] and len(parts) == 2:
             return "held", parts[1], "", ""
@@ -236,9 +247,42 @@ def _node_rows(entry: object, now: int) -> NodeRows | None:
     return NodeRows(_text(node)[:64], host[:255], lease_ms, min(max(beat, 0), now), pairs)
 
 
-def _usable(text: str) -> bool:
-    """A name or full name from the server, as a holder's row may carry it."""
-    return "\t" not in text and "\n" not in text and len(text) <= 1024
+def _refused(reply: list[object], blocked: list[str],
+             want: tuple[str, str, str] | None) -> str:
+    """Why a claim's answer {"ok", name, full, folded name held before} cannot be taken, or "".
+
+    What Redis answers is data: anyone who can write there (a member of the fleet, anyone with
+    the password, a proxy in between) chooses it. So the name is checked as a name from config
+    is, and a name held on this host (`blocked`, folded) is refused even when Redis grants it:
+    two holders here must never share one. The reason never quotes the answer.
+    """
+    texts = [_strict(x) for x in reply[1:]]
+    if None in texts:
+        return "not UTF-8 text"
+    name, full, before = (t or "" for t in texts)
+    why = node.unusable(name, full)
+    if why:
+        return why
+    if "@" in name:
+        return "a host-qualified name"
+    folded = node.fold(name)
+    if folded in blocked:
+        return "a name held on this host"
+    if want is not None and folded != want[1]:
+        return "not the name asked for"
+    if not before.isprintable() or len(before) > 1024:
+        return "an odd name held before"
+    return ""
+
+
+def _strict(value: object) -> str | None:
+    """A string the server sent, when it is UTF-8 text; else None."""
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _text(value: object) -> str:

@@ -41,6 +41,9 @@ class FleetSource(Source):
         self.nodes: list[NodeRows] = []
         #: Why the fleet could not be listed, or "".
         self.error = ""
+        #: Rows of the last listing skipped: unreadable, or naming a name that cannot be shown.
+        self.unreadable = 0
+        self.refused = 0
 
     def warn(self, message: str) -> None:
         """One line for the user about the fleet (said once however often it happens)."""
@@ -66,6 +69,7 @@ class FleetSource(Source):
             self.warn(f"fleet: {skipped} unreadable node entr{'ies' if skipped > 1 else 'y'} "
                       "skipped")
         now = int(time.time())
+        self.unreadable = self.refused = 0
         found = []
         rosters: dict[str, str] = {}  # roster token -> its row, once however many vouch
         ours = set()  # roster tokens this node vouches for
@@ -77,19 +81,28 @@ class FleetSource(Source):
                     if entry.node == self.fleet.node:
                         ours.add(token)
                     continue
-                h = self._holder(row, entry.node)
+                h = self._holder(row)
                 if h is not None:
                     h.beat = now  # vouched for by its lease, which its keeper renews
                     found.append(h)
         for token, row in rosters.items():
-            h = None if token in ours else self._holder(row, "", roster=True)
+            h = None if token in ours else self._holder(row, roster=True)
             if h is not None:
                 h.beat = now
                 found.append(h)
+        # One line each, whatever the number of rows, and never a value from them: their
+        # writer chose the bytes.
+        if self.unreadable:
+            self.warn(f"fleet: {_rows(self.unreadable)} that cannot be read skipped")
+        if self.refused:
+            self.warn(f"fleet: {_rows(self.refused)} skipped: a name that cannot be shown "
+                      "(control characters, blanks at an end, or too long)")
         return found
 
-    def _holder(self, row: str, node: str, *, roster: bool = False) -> Holder | None:
-        from codename_shell.errors import printable
+    def _holder(self, row: str, *, roster: bool = False) -> Holder | None:
+        """The holder a fleet row describes, or None: unreadable, or its name is one no
+        claim would hand out (any host, or anyone with the password, may have written it)."""
+        from codename_shell.fleet.node import unusable
 
         try:
             if roster and "\tpid=" not in row:
@@ -97,12 +110,19 @@ class FleetSource(Source):
                 # one is lent for the reading and taken back.
                 h = Holder.from_row(row + "\tpid=1", self.label)
                 h.pid = None
-                return h
-            return Holder.from_row(row, self.label)
-        except RowError as e:
-            where = f" of node {printable(node)}" if node else ""
-            self.warn(f"fleet: an unreadable row{where} ({printable(e)}); skipped")
+            else:
+                h = Holder.from_row(row, self.label)
+        except RowError:
+            self.unreadable += 1
             return None
+        if unusable(h.name, h.full):
+            self.refused += 1
+            return None
+        return h
 
     def describe(self) -> str:
         return f"fleet ({self.fleet.config.shown}, prefix {self.fleet.config.prefix!r})"
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'s' if count > 1 else ''} of the fleet"
