@@ -233,11 +233,21 @@ class Allocator:
         self.fleet: Fleet | None = None
         #: After `reap(host)` with a fleet: how many of that host's names the fleet gave back.
         self.fleet_reaped = 0
+        #: A keeper of the fleet runs here though config.toml shows no [fleet] (a moment's
+        #: blink: an editor's save): names handed out now are host-qualified (see _assign).
+        self.fleet_blink = False
         if settings.fleet is not None:
             from codename_shell.fleet import Fleet
 
             self.fleet = Fleet(settings, self.state_dir, self.runtime_dir)
             self.sources.append(self.fleet.source)
+        elif os.path.isdir(self.runtime_dir.rstrip("/") + "-fleet"):
+            from codename_shell.fleet import directory, keeper_running
+
+            try:
+                self.fleet_blink = keeper_running(directory(self.runtime_dir))
+            except OSError:
+                pass
 
     def _prepare(self) -> None:
         paths.ensure_private_dir(self.state_dir)
@@ -377,6 +387,8 @@ class Allocator:
         blocked = _blocked(survey, replacing, avoid)
         if self.fleet is not None:  # reserved fleet-wide before the lock (see _reserve)
             short, full = self.fleet.choose(self.settings, theme, blocked, name)
+        elif self.fleet_blink:
+            short, full = self._blink_pick(theme, blocked, name)
         else:
             short, full = pick(self.settings, theme, blocked, name)
         holder = Holder(short, full=full, kind=kind, pid=me.pid, start=me.start, boot=me.boot,
@@ -393,6 +405,21 @@ class Allocator:
         self.ledger.compact_if_needed()  # never fails the claim: a full disk defers it
         holder.sources = ["presence", "ledger"]
         return holder
+
+    def _blink_pick(self, theme: str, blocked: dict[str, Holder],
+                    name: str | None) -> tuple[str, str]:
+        """A host-qualified name while config.toml blinks: the fleet may hold any plain name
+        on another host, and no claim can ask it now. The keeper, which still knows the
+        fleet, swaps in a plain name once it can."""
+        from codename_shell.fleet import node
+
+        if name is not None:
+            raise CodenameError(f"cannot reserve {name} across the fleet: config.toml shows "
+                                "no [fleet] right now (being saved?); try again")
+        base = {node.fold(node.base(h.name)): h for h in blocked.values()}
+        short, full = pick(self.settings, theme, base, None)
+        tag = node.node_id(self.state_dir)
+        return node.qualify(short, tag), node.qualify(full, tag)
 
     def _keep(self, holder: Holder) -> Holder:
         # The same process asking again: same name. Heal the sources that lost its row

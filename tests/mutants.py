@@ -122,6 +122,49 @@ MUTANTS = (
            "if not blocked[ARGV[i + 1] .. suffix] then",
            ("tests/test_fleet.py::"
             "test_claims_past_the_cast_on_two_hosts_at_once_get_distinct_overflow_names",)),
+    # Issue 16: a shown name bound to a live lease.
+    Mutant("n", "the bash prompt shows a plain fleet name without its lease's deadline",
+           "shell/codename.bash", r"\(\(up >= __codename_until\)\); then", "((up < 0)); then",
+           ("tests/test_fleet_leases.py::test_a_prompt_shows_the_qualified_name_once_the_lease"
+            "_may_lapse_and_revives_the_keeper[bash]",)),
+    Mutant("o", "a node's id rests on its hostname again",
+           "codename_shell/fleet/node.py", r"parts = \(liveness\.boot_id\(\),",
+           "parts = (liveness.host(), liveness.boot_id(),",
+           ("tests/test_fleet_leases.py::test_a_hostname_change_keeps_every_name_of_the_host",)),
+    Mutant("p", "a claim during the quiet period after an emptied Redis gets a plain name",
+           "codename_shell/fleet/scripts.py", r"if quiet > 0 then return \{'quiet', quiet\} end\n",
+           "",
+           ("tests/test_fleet_leases.py::test_an_emptied_redis_hands_out_no_plain_name_another"
+            "_host_may_show",)),
+    Mutant("q", "the keeper believes a config.toml without [fleet] at once",
+           "codename_shell/fleet/keeper.py", r"CONFIG_GRACE = 5\.0", "CONFIG_GRACE = 0.0",
+           ("tests/test_fleet_leases.py::test_a_config_file_that_blinks_changes_nothing",)),
+    Mutant("r", "a roster's name is published under a lease again",
+           "codename_shell/fleet/scripts.py", r"redis\.call\('SET', key, mark \.\. row\)\n",
+           "redis.call('SET', key, mark .. row, 'PX', lease)\n",
+           ("tests/test_fleet_leases.py::test_a_roster_name_stays_out_of_other_hands_while_its"
+            "_host_is_cut_off",)),
+    Mutant("s", "the lease arithmetic allows no clock drift",
+           "codename_shell/fleet/lease.py", r"\nDRIFT = 0\.01\n", "\nDRIFT = 0.0\n",
+           ("tests/test_fleet_leases.py::test_a_lease_file_never_vouches_past_what_the_server"
+            "_may_keep",)),
+    Mutant("t", "no codename command brings a dead keeper back",
+           "codename_shell/fleet/__init__.py",
+           r"if os\.path\.isdir\(where\):\n            start_keeper\(where\)",
+           "if os.path.isdir(where):\n            pass",
+           ("tests/test_fleet_leases.py::test_a_killed_keeper_never_leaves_a_plain_name_on_two"
+            "_hosts_and_comes_back",)),
+    Mutant("u", "a bash prompt never starts a keeper that died",
+           "shell/codename.bash",
+           r'\("\$\{__codename_keeper\[@\]\}" </dev/null >/dev/null 2>&1 &\) 2>/dev/null',
+           ":",
+           ("tests/test_fleet_leases.py::test_a_prompt_shows_the_qualified_name_once_the_lease"
+            "_may_lapse_and_revives_the_keeper[bash]",)),
+    Mutant("v", "a release leaves its lease file, so the keeper takes it for a claim under way",
+           "codename_shell/fleet/__init__.py",
+           r"for h in holders:\n            lease\.forget\(self\.dir, h\.ident\)",
+           "for h in holders:\n            pass",
+           ("tests/test_fleet.py::test_release_gives_the_name_back_fleet_wide",)),
 )
 
 

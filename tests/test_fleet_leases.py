@@ -93,6 +93,28 @@ def all_qualified(host: Host, pids: list[int]) -> bool:
     return len(now) == len(pids) and all("@" in n for n in now.values())
 
 
+# --- the lease's arithmetic ------------------------------------------------------------------
+
+@pytest.mark.parametrize("lease", [3, 60, 3600])
+def test_a_lease_file_never_vouches_past_what_the_server_may_keep(lease: int) -> None:
+    from codename_shell.fleet.lease import DRIFT, Timing
+
+    timing = Timing(lease)
+    assert DRIFT >= 0.01  # NTP keeps clocks within 0.05%; the allowance covers twenty times it
+    for sent in (0.0, 0.4, 1.0, 12345.678, 9e6 + 0.999):
+        # The server keeps the lease `lease` seconds from when it handled the renewal, which
+        # is after `sent`; counted on a clock up to DRIFT fast, it may drop it at
+        # sent + lease * (1 - DRIFT). A prompt compares the whole seconds of /proc/uptime
+        # (`up < deadline`), so the deadline is never past that moment.
+        assert timing.deadline(sent) <= sent + lease * (1 - DRIFT)
+        assert timing.deadline(sent) > sent + lease * (1 - DRIFT) - 1
+        # The keeper renews in time: before the deadline, with a tick and a round to spare.
+        assert sent + timing.renew_every + timing.tick + timing.round_timeout \
+            <= timing.renew_by(sent)
+        assert timing.at_risk(sent, timing.expiry(sent) - timing.guard)
+        assert not timing.at_risk(sent, sent)
+
+
 # --- the keeper -----------------------------------------------------------------------------
 
 def test_a_killed_keeper_never_leaves_a_plain_name_on_two_hosts_and_comes_back(
@@ -150,7 +172,11 @@ def test_a_config_file_that_blinks_changes_nothing(hosts: MakeHost, redis: Redis
     config = a.config_file.read_text()
     with Watch([(a, list(mine)), (b, [])]) as watch:
         a.config_file.write_text("")  # an editor's truncate-and-write save
-        time.sleep(1)
+        # A terminal opened right then cannot ask the fleet: a host-qualified name, which
+        # the keeper (that still knows the fleet) swaps for a plain one.
+        late = a.holder()
+        assert "@" in a.claim(late)
+        watch.add(a, late)
         a.config_file.write_text(config)
         time.sleep(0.5)
         a.config_file.write_text("\n".join("# " + line for line in config.splitlines()))
@@ -165,6 +191,7 @@ def test_a_config_file_that_blinks_changes_nothing(hosts: MakeHost, redis: Redis
             watch.add(b, pid)
     assert a.keeper_pids() == keepers  # the same keeper kept going
     assert all_plain(a, list(mine)) == mine
+    wait_for(lambda: all_plain(a, [late]), "a plain name for the late terminal", 4 * LEASE)
     assert not set(mine.values()) & set(theirs.values())
     assert set(mine.values()) <= set(redis.names().values())
 
