@@ -115,6 +115,23 @@ def test_a_lease_file_never_vouches_past_what_the_server_may_keep(lease: int) ->
         assert not timing.at_risk(sent, sent)
 
 
+def test_a_server_clock_that_jumps_ahead_is_told_from_a_slow_round_trip() -> None:
+    from codename_shell.fleet.keeper import CLOCK_SLACK_MS
+    from codename_shell.fleet.lease import server_ahead
+
+    # Rounds a lease/3 apart, answers taking up to two seconds: the server's clock moves as
+    # much as ours between our first send and our last answer, never more.
+    last = (100.0, 5_000_000)
+    for wire in (0.001, 0.5, 2.0):
+        for server_moved in (1000, 1000 + wire * 1000):
+            assert server_ahead(last, 101.0, 5_000_000 + int(server_moved), 101.0 + wire) \
+                <= CLOCK_SLACK_MS
+    # A 30 s step of the server's clock (keys expire early): told at once.
+    assert server_ahead(last, 101.0, 5_031_000, 101.1) > CLOCK_SLACK_MS
+    # A step back does no harm (keys live longer): not a jump.
+    assert server_ahead(last, 101.0, 4_990_000, 101.1) < 0
+
+
 # --- the keeper -----------------------------------------------------------------------------
 
 def test_a_killed_keeper_never_leaves_a_plain_name_on_two_hosts_and_comes_back(

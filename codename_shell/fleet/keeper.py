@@ -237,7 +237,7 @@ class Keeper:
         from codename_shell.fleet.client import FleetError
 
         for h in holders.values():
-            lease.lapse(self.directory, h.ident, h.name)
+            lease.lapse(self.directory, h.ident, h.name, final=True)
         tokens = sorted(set(holders) | set(self.sent) | set(self.published))
         self.published = set()
         try:
@@ -429,17 +429,23 @@ class Keeper:
         still shows may already be free there. Compared with this host's CLOCK_BOOTTIME, the
         server's time may run ahead by no more than the rounds' own time on the wire and
         DRIFT; past that, a quiet period starts fleet-wide (scripts.QUIET)."""
-        from codename_shell.fleet.lease import DRIFT
+        from codename_shell.fleet.lease import server_ahead
 
         back = lease_clock()
         last, self.last_clock = self.last_clock, (sent, server_ms)
         if last is None:
             return
-        ahead = server_ms - last[1] - (back - last[0]) * 1000 * (1 + DRIFT)
+        ahead = server_ahead(last, sent, server_ms, back)
         if ahead > CLOCK_SLACK_MS:
+            from codename_shell.errors import ConfigError
+            from codename_shell.fleet.client import FleetError
+
             self.log(f"the fleet's clock jumped {ahead / 1000:.1f} s ahead: names may have "
                      "expired early there; no plain name is handed out for one lease")
-            self.store.quiet(deadline)
+            try:
+                self.store.quiet(deadline)
+            except (FleetError, ConfigError) as e:
+                self.log(f"the quiet period could not be started ({e})")
 
     def vouch(self, h: Holder, sent: float, name: str | None = None) -> None:
         """`h`'s prompt may show its plain name (or `name`, which it is about to take) until

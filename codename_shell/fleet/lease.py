@@ -90,6 +90,16 @@ class Timing:
         return now + self.tick + self.round_timeout + self.guard >= self.expiry(sent)
 
 
+def server_ahead(last: tuple[float, int], sent: float, server_ms: int, back: float) -> float:
+    """How far (ms) the server's clock ran ahead of ours between two rounds: `last` is the
+    earlier round's (lease_clock when sent, the server's time in its answer), `sent` and
+    `server_ms` the later one's, `back` the lease_clock when its answer came. The server read
+    its clock after we sent and before we heard back, so its time moved by at most
+    back - last sent, at DRIFT's rate; past that (> 0), it jumped (keys expired early)."""
+    del sent  # the later round's own send time bounds nothing: its answer came at `back`
+    return server_ms - last[1] - (back - last[0]) * 1000 * (1 + DRIFT)
+
+
 def path(directory: str, ident: str) -> str:
     """The lease file of the holder `ident` (holders.ident) in the fleet dir `directory`."""
     return os.path.join(directory, ident + SUFFIX)
@@ -105,10 +115,16 @@ def write(directory: str, ident: str, name: str, sent: float, timing: Timing) ->
     _put(path(directory, ident), line.encode("utf-8"))
 
 
-def lapse(directory: str, ident: str, name: str) -> None:
-    """The lease on `name` is gone (someone else holds the name): deadline 0, at once."""
+#: A `renew by` no prompt reaches: after [fleet] was removed, no keeper is to be started.
+NEVER = 999_999_999_999
+
+
+def lapse(directory: str, ident: str, name: str, *, final: bool = False) -> None:
+    """The lease on `name` is gone (someone else holds the name, or `final`: the host left
+    the fleet, and no keeper is to be started for it): deadline 0, at once."""
+    renew_by = NEVER if final else 0
     try:
-        _put(path(directory, ident), f"0\t{name}\t0\t0.0\n".encode())
+        _put(path(directory, ident), f"0\t{name}\t{renew_by}\t0.0\n".encode())
     except OSError:
         forget(directory, ident)  # no file vouches for nothing either
 
