@@ -382,8 +382,13 @@ class Keeper:
                 if node.is_qualified(h.name):
                     self.reclaim(deadline, t, holders, "the fleet answers again")
             plain = [(t, h) for t, h in holders.items() if not node.is_qualified(h.name)]
-            entries = [(t, node.fold(h.name), h.to_row()) for t, h in plain]
-            entries += [(t, folded, row) for t, (folded, row) in vouched.items()]
+            now = lease_clock()
+            # Whether each lease still lives by our own clock: one that may have lapsed is
+            # never set again blindly (scripts.RENEW), only renewed while its key is ours.
+            entries = [(t, node.fold(h.name), h.to_row(),
+                        "1" if now < self.timing.expiry(self.sent.get(t, float("-inf"))) else "0")
+                       for t, h in plain]
+            entries += [(t, folded, row, "1") for t, (folded, row) in vouched.items()]
             sent = lease_clock()
             verdicts, unknown, server_ms = self.store.renew(deadline, entries, gone)
             self.clock(sent, server_ms, deadline)
@@ -506,10 +511,16 @@ class Keeper:
         blocked = sorted({node.fold(node.base(o.name)) for u, o in holders.items() if u != t})
         theme = h.theme if h.theme in self.settings.casts else self.settings.theme_in_force()[0]
         cast = [(s, node.fold(s), f) for s, f in self.settings.cast(theme)]
+        # Its own name first, when nobody holds it: a terminal keeps the name it showed.
+        short, full_name = node.base(h.name), node.base(h.full)
+        own = None if node.fold(short) in blocked else (short, node.fold(short), full_name)
         sent = lease_clock()
         try:
             verdict, name, full, before = self.store.claim(deadline, t, row_tail(h), blocked,
-                                                           cast)
+                                                           cast, own)
+            if verdict == "held":
+                verdict, name, full, before = self.store.claim(deadline, t, row_tail(h),
+                                                               blocked, cast)
         except FleetQuiet:
             return  # the fleet's data was lost a moment ago: plain names wait (scripts.CLAIM)
         if verdict != "ok":

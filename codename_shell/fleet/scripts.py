@@ -165,8 +165,12 @@ return 1
 SETTLE_SHA = "21bff883f772a502efb8ca94af6c73cbd27e0203"
 
 # ARGV: prefix, node, lease ms, hostname, count of live holders, then per live holder
-# (token, folded name, holder row), then the tokens of holders that are gone. A live holder
-# may be a roster's entry (token "roster:<folded name>", see above).
+# (token, folded name, holder row, "1" when its keeper knows its lease still lives, else
+# "0"), then the tokens of holders that are gone. A live holder may be a roster's entry
+# (token "roster:<folded name>", see above). A holder whose lease may have lapsed (its
+# keeper was stopped, killed, cut off) whose key is gone is "lost", never set again here:
+# another host may have been given the name meanwhile and still show it, its key gone with
+# an emptied Redis; such a holder goes through CLAIM, and so through the quiet period.
 # Returns {verdicts, unknown, server time ms}: per live holder "ok" (renewed), "new" (its
 # key was missing, so set again: a restarted, emptied server) or "lost" (someone else holds
 # the name now); for a roster's entry "ok", "new" or "took" (a codename holder of some host
@@ -207,8 +211,8 @@ local function unvouch(folded, mark)
   end
 end
 
-for i = 6, 5 + 3 * nlive, 3 do
-  local token, folded, row = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 6, 5 + 4 * nlive, 4 do
+  local token, folded, row, live = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local mark = token .. '\t'
   local key = P .. 'name:' .. folded
   local value = redis.call('GET', key)
@@ -220,7 +224,7 @@ for i = 6, 5 + 3 * nlive, 3 do
     rosters = true
   else
     if not value then
-      verdict = 'new'
+      if live == '1' then verdict = 'new' end
     elseif string.sub(value, 1, #mark) == mark then
       verdict = 'ok'
     end
@@ -238,7 +242,7 @@ for i = 6, 5 + 3 * nlive, 3 do
   end
   verdicts[#verdicts + 1] = verdict
 end
-for i = 6 + 3 * nlive, #ARGV do
+for i = 6 + 4 * nlive, #ARGV do
   local token = ARGV[i]
   local mark = token .. '\t'
   listed[token] = true
@@ -269,7 +273,7 @@ redis.call('HSET', P .. 'nodes', node, host .. '\t' .. lease)
 redis.call('HSET', P .. 'beats', node, now)
 return {verdicts, unknown, now}
 """
-RENEW_SHA = "9966e4c9223d8cea26d4d4a5d01e176cc5b40603"
+RENEW_SHA = "235efc1374bd83e18601e2b3c111aa760ba64f86"
 
 # ARGV: prefix, lease ms. A keeper saw the server's clock jump ahead (keys may have expired
 # early): a quiet period as after a new epoch. Returns the ms of quiet left.

@@ -152,11 +152,11 @@ class Store:
         self._run(deadline, scripts.SETTLE_SHA, scripts.SETTLE, self.config.prefix, self.node,
                   token, keep, *drop)
 
-    def renew(self, deadline: float, live: list[tuple[str, str, str]],
+    def renew(self, deadline: float, live: list[tuple[str, str, str, str]],
               gone: list[str]) -> tuple[list[str], list[str], int]:
-        """Renew (or set again) each live (token, folded name, row), compare-and-delete the
-        names of `gone` tokens; return the verdict per live holder, the unknown tokens and
-        the server's clock (ms)."""
+        """Renew (or set again) each live (token, folded name, row, "1" when its lease still
+        lives else "0"), compare-and-delete the names of `gone` tokens; return the verdict
+        per live holder, the unknown tokens and the server's clock (ms)."""
         args: list[object] = [self.config.prefix, self.node, self.config.lease_ms, self.host,
                               len(live)]
         for entry in live:
