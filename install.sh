@@ -110,7 +110,9 @@ pretty() {
 
 # The rc file edits (one marked block added, replaced or removed, every other byte kept) are
 # codename_shell/rcfile.py, run as a plain script: it needs nothing but the standard library,
-# so it works before the install and after the uninstall alike.
+# so it works before the install and after the uninstall alike. A file it cannot edit (an
+# immutable ~/.bashrc, a block whose end line was deleted by hand) is one line on stderr from
+# it and exit status 1, the file left as it was.
 rc_edit() {
     "$rc_python" "$here/codename_shell/rcfile.py" "$@" </dev/null
 }
@@ -292,9 +294,13 @@ if [ "$uninstall" = 1 ]; then
     fi
     for file in "$(rc_file bash)" "$(rc_file zsh)" "$(rc_file fish)" "$HOME/.bash_profile" \
         "$HOME/.bash_login" "$HOME/.profile"; do
-        case $(rc_edit remove "$file") in
+        # A file it cannot edit stops the uninstall before the launcher goes, so that the
+        # hook left in it keeps working (rc_edit said why, in one line).
+        result=$(rc_edit remove "$file") || exit 1
+        case $result in
             removed) did "removed the hook block from $(pretty "$file")" ;;
             deleted) did "removed $(pretty "$file") (install.sh had created it)" ;;
+            unended) say "left $(pretty "$file") as it is: its codename block lost its end line (# <<< codename <<<), so where it ends is unknown; remove the codename lines there by hand" ;;
         esac
     done
     for shell in bash zsh fish; do
@@ -477,8 +483,7 @@ report() {
 
 for shell in $shells; do
     file=$(rc_file "$shell")
-    result=$(rc_edit add "$file" "$(hook_line "$shell")" "$shell") ||
-        die "could not edit $(pretty "$file")"
+    result=$(rc_edit add "$file" "$(hook_line "$shell")" "$shell") || exit 1
     report "$result" "$file" "$shell"
     install_completion "$shell"
     if [ "$shell" = zsh ] && [ "$result" = by-hand ]; then
@@ -492,8 +497,7 @@ for shell in $shells; do
                 removed | deleted) say "$(pretty "$file") reads ~/.bashrc: took our block out of it" ;;
             esac
         else
-            result=$(rc_edit add "$file" "$(login_hook)" bash) ||
-                die "could not edit $(pretty "$file")"
+            result=$(rc_edit add "$file" "$(login_hook)" bash) || exit 1
             report "$result" "$file" "login bash"
         fi
     fi

@@ -115,6 +115,15 @@ def _check_dirs(out: Report) -> bool:
             out.bad(label, str(e), "set XDG_RUNTIME_DIR to a private directory of yours")
             healthy = False
             continue
+        if label == "runtime dir":
+            why = paths.runtime_choice()[1]
+            if why:  # someone may have taken /tmp/runtime-<uid> (see paths.runtime_choice)
+                # Names still work; but a directory of the user's name that is not theirs
+                # alone is worth a person's look (who made it?), so it is a problem.
+                out.bad(label, f"the usual runtime dir is refused: {why}; presence files are "
+                        f"kept in {path} (below the state dir) instead, and names work",
+                        "set XDG_RUNTIME_DIR to a private (0700) directory of yours; if the "
+                        "refused directory is yours, make it 0700 (else ask who made it)")
         if not os.path.exists(path):
             out.ok(label, f"{path} (created at the first claim)")
             continue

@@ -15,28 +15,54 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600,
     """Write a temp file beside `path`, then rename it over: readers see old or new, never half.
 
     Every byte is checked written: on a full disk this raises (OSError, ENOSPC) and leaves
-    `path` as it was and no temp file behind.
+    `path` as it was and no temp file behind. The temp file is fsynced before the rename and
+    the directory after it, so that a power cut leaves the old file or the new one, never an
+    empty one under the new name (ext4 and xfs commit a rename before the data it names).
     """
     if keep_mode_of:
         try:
             mode = os.stat(keep_mode_of).st_mode & 0o777
         except OSError:
             pass
-    commit_temp(write_temp(path, data, mode), path)
+    commit_temp(write_temp(path, data, mode), path, sync_dir=True)
+
+
+# Every temp file is a new file under a name no one else can have made first: O_EXCL (which
+# also fails on a symlink already there, dangling or not) and O_NOFOLLOW (said outright, so
+# that no link is ever opened, whatever a file system makes of O_EXCL). The name is
+# unpredictable too, so in a directory others can write (a shared notes folder) nobody can
+# put a file or a link in its way to make the write fail or land elsewhere.
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def create_temp(base: str, mode: int = 0o600, dir_fd: int | None = None) -> tuple[int, str]:
+    """A new, empty file `<base>.<random>.<pid>.tmp` opened for writing, and its name.
+
+    `base` is a path, or a name in the directory open at `dir_fd`. The pid at the end lets
+    `stale_temps` tell a dead writer's leftovers; 48 random bits make the name unguessable.
+    """
+    for _ in range(8):
+        tmp = f"{base}.{os.urandom(6).hex()}.{os.getpid()}.tmp"
+        try:
+            return os.open(tmp, _TEMP_FLAGS, mode, dir_fd=dir_fd), tmp
+        except FileExistsError:
+            continue  # one in 2**48 by chance: another name
+    raise FileExistsError(errno.EEXIST, "no free temp file name", base)
 
 
 def write_temp(path: str, data: bytes, mode: int = 0o600) -> str:
-    """`data`, whole, in a temp file beside `path` (`<path>.<pid>.tmp`); the temp file's path.
+    """`data`, whole and fsynced, in a new temp file beside `path`; the temp file's path.
 
     The first half of `write_atomic`, for a caller that must write something else between
     the two halves (the allocator: presence file, ledger row, then the rename). Raises OSError
-    with the temp file removed when any of it cannot be written.
+    with the temp file removed when any of it cannot be written. (The fsync costs nothing on
+    the tmpfs where presence files live.)
     """
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    fd, tmp = create_temp(path, mode)
     try:
         try:
             write_all(fd, data, tmp)
+            sync(fd, tmp)
         finally:
             os.close(fd)  # may report a write error too (NFS reports them at close)
     except BaseException:
@@ -45,13 +71,99 @@ def write_temp(path: str, data: bytes, mode: int = 0o600) -> str:
     return tmp
 
 
-def commit_temp(tmp: str, path: str) -> None:
-    """Rename `write_temp`'s file over `path`; on failure the temp file goes and `path` stays."""
+def commit_temp(tmp: str, path: str, *, sync_dir: bool = False) -> None:
+    """Rename `write_temp`'s file over `path`; on failure the temp file goes and `path` stays.
+
+    `sync_dir`: fsync the directory too, so that the rename itself survives a power cut
+    (config.toml, the ledger, the notes; presence files, on a tmpfs, need not).
+    """
     try:
         os.replace(tmp, path)
     except BaseException:
         discard(tmp)
         raise
+    if sync_dir:
+        sync_directory(os.path.dirname(path) or ".")
+
+
+def sync(fd: int, path: str) -> None:
+    """fsync `fd`: its data is on disk before anything names it. A file system that cannot
+    sync at all (EINVAL: some FUSE and special file systems) has nothing more to give."""
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise OSError(e.errno, e.strerror, path) from None
+
+
+def sync_directory(directory: str, dir_fd: int | None = None) -> None:
+    """fsync a directory after a rename in it (the rename is done: this only makes it last).
+
+    Best effort: a directory that cannot be opened for reading or synced leaves the rename
+    as durable as the file system makes it anyway, and the write did succeed.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class OwnerNotKept(OSError):
+    """A rewrite that would change the file's owner, group or mode: refused, file untouched."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def rewrite_keeping(dir_fd: int, name: str, data: bytes, st: os.stat_result,
+                    temp_base: str | None = None) -> None:
+    """Replace the file `name` in the directory open at `dir_fd` (whose fstat is `st`) with
+    `data`, keeping its owner, group and mode: readers see the old file or the new one.
+
+    A temp file in the same directory (`temp_base`, default `name`, names it) gets `st`'s
+    owner and group (fchown: root may give a file to anyone, a user only to a group of
+    theirs) and then its mode (fchmod after fchown, which clears set-id bits), is checked to
+    have them, fsynced and renamed over `name`, then the directory is fsynced. What cannot be
+    kept raises OwnerNotKept before the file is touched; any failure removes the temp file.
+    ACLs and extended attributes are not copied.
+    """
+    fd, tmp = create_temp(temp_base or name, 0o600, dir_fd)
+    try:
+        write_all(fd, data, name)
+        mine = os.fstat(fd)
+        if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+            try:
+                os.fchown(fd, st.st_uid, st.st_gid)
+            except PermissionError:
+                raise OwnerNotKept(errno.EPERM, f"it belongs to uid {st.st_uid} and gid "
+                                   f"{st.st_gid}, which this user cannot give a new file",
+                                   name) from None
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        now = os.fstat(fd)
+        if (now.st_uid, now.st_gid, stat.S_IMODE(now.st_mode)) != \
+                (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)):
+            raise OwnerNotKept(errno.EPERM, f"its mode {stat.S_IMODE(st.st_mode):04o} "
+                               "cannot be kept by this user", name)
+        sync(fd, name)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    try:
+        os.close(fd)
+    except OSError:
+        pass  # synced and renamed already: what close could report was reported by fsync
+    sync_directory(".", dir_fd)
 
 
 def discard(tmp: str) -> None:
@@ -278,7 +390,8 @@ TEMP_GRACE = 60  # seconds a temp file is left alone, whatever its writer's pid 
 
 
 def stale_temps(directory: str, entries: list[str] | None = None) -> list[str]:
-    """The temp files of `write_atomic` (`<file>.<pid>.tmp`) in `directory` whose writer died.
+    """The temp files of `write_atomic` (`<file>.<random>.<pid>.tmp`; older versions wrote
+    `<file>.<pid>.tmp`) in `directory` whose writer died.
 
     A kill -9 between the write and the rename leaves one behind, and nothing else ever
     removes it. One is stale when its writer's pid runs no process and it is older than

@@ -126,25 +126,24 @@ def script(python: str) -> str:
 
 
 def write(path: str, python: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from codename_shell import fileio
+
     # Private until complete, whatever the umask: a file others could open for writing, even
     # for a moment, could be changed after it became the `codename` every shell start runs.
+    # A new file (fileio.create_temp: O_EXCL, O_NOFOLLOW, a name no one can guess), fsynced
+    # before the rename: after a power cut, the old launcher or the new, never an empty one.
+    fd, tmp = fileio.create_temp(path, 0o600)
     try:
-        os.unlink(tmp)  # a killed writer's
-    except FileNotFoundError:
-        pass
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(script(python))
-            os.fchmod(f.fileno(), 0o755)
+        fileio.write_all(fd, script(python).encode("utf-8"), tmp)
+        os.fchmod(fd, 0o755)
+        fileio.sync(fd, tmp)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        os.close(fd)
+        fileio.discard(tmp)
         raise
+    os.close(fd)
+    fileio.sync_directory(os.path.dirname(path) or ".")
 
 
 def main(argv: list[str]) -> int:

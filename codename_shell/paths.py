@@ -26,6 +26,15 @@ def _xdg(var: str, default: str) -> str:
 
 
 def _platformdirs(kind: str) -> str:
+    try:
+        return _ask_platformdirs(kind)
+    except PermissionError as e:
+        # Its /tmp fallback is a symlink, foreign or writable by others: a refusal for the
+        # user to act on, not an internal error.
+        raise UnsafeDirectory(f"refusing to use the {kind} dir: {e}") from None
+
+
+def _ask_platformdirs(kind: str) -> str:
     # platformdirs warns (RuntimeDirWarning) when it falls back; codename reports unsafe
     # directories itself, so the warning must never reach a terminal.
     import warnings
@@ -34,12 +43,7 @@ def _platformdirs(kind: str) -> str:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
-        except PermissionError as e:
-            # Its /tmp fallback is a symlink, foreign or writable by others: a refusal for the
-            # user to act on, not an internal error.
-            raise UnsafeDirectory(f"refusing to use the {kind} dir: {e}") from None
+        return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
 
 
 def config_dir() -> str:
@@ -59,10 +63,31 @@ def config_file() -> str:
 
 
 def runtime_dir() -> str:
+    return runtime_choice()[0]
+
+
+FALLBACK_RUNTIME = "runtime"  # below the state dir: see runtime_choice
+
+
+def runtime_choice() -> tuple[str, str | None]:
+    """The runtime dir (where presence files live), and why it is not platformdirs' own (None
+    when it is).
+
+    With no usable XDG_RUNTIME_DIR and no /run/user/<uid>, platformdirs falls back to
+    `/tmp/runtime-<uid>`: a name anyone can take first. Someone else's (or a symlink, or
+    one others can write) is never used, but refusing would leave the user with no name in
+    any terminal for as long as the squatter likes. So codename keeps its presence files in
+    `<state dir>/runtime` instead: in the user's own 0700 state dir, which no one else can
+    make or swap, the same for every process of the user. `doctor` says why.
+    """
     base = os.getenv("XDG_RUNTIME_DIR") or ""
     if sys.platform.startswith("linux") and os.path.isabs(base) and _acceptable_runtime_base(base):
-        return os.path.join(base, APP)
-    return _platformdirs("runtime")
+        return os.path.join(base, APP), None
+    try:
+        return _ask_platformdirs("runtime"), None
+    except PermissionError as e:
+        why = str(e).removesuffix("; set XDG_RUNTIME_DIR instead")  # doctor says what to do
+        return os.path.join(state_dir(), FALLBACK_RUNTIME), why
 
 
 def _acceptable_runtime_base(base: str) -> bool:

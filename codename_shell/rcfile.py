@@ -5,16 +5,30 @@ besides itself (a file it created, a final newline it supplied), so that removin
 the file exactly. A symlinked rc file (a dotfiles repo) is edited where it points.
 
 install.sh runs this file as a plain script (standard library only), before codename is
-installed and after it is uninstalled alike:
+installed and after it is uninstalled alike (its file writes are the checkout's own fileio,
+standard library only too):
 
     python rcfile.py add PATH HOOK SHELL     prints created|added|updated|unchanged|by-hand
-    python rcfile.py remove PATH             prints deleted|removed|none|absent
+    python rcfile.py remove PATH             prints deleted|removed|none|absent|unended
+                                             (unended: see `remove`)
+
+A file that cannot be written (an immutable ~/.bashrc, a full disk) is one line on stderr and
+exit status 1, with the file as it was and no temp file left behind.
+
+A start line whose end line is gone (deleted by hand) does not make a block: reading it as
+one would take every line after it, down to the next block's end, for codename's. Such a
+line is the user's until proven otherwise (see `blocks` and `_repair`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+
+if not __package__:  # run as a script by install.sh: the checkout's codename_shell
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from codename_shell import fileio  # after the path it may need
 
 BEGIN, END = "# >>> codename >>>", "# <<< codename <<<"
 ABOUT = "# Added by the codename install.sh; install.sh --uninstall removes this block."
@@ -23,31 +37,73 @@ NEWLINE = "# (install.sh ended the line above this block with a newline)"
 
 
 def blocks(lines: list[str]) -> list[tuple[int, int]]:
-    """(start, end) line indexes of each marked block, end inclusive."""
+    """(start, end) line indexes of each marked block, end inclusive.
+
+    A block is a start line and the first end line after it with no other start line in
+    between: a start line followed by another start line before any end (its end deleted by
+    hand) is no block, only a line, and is found by `unended`.
+    """
     found: list[tuple[int, int]] = []
     start = None
     for i, line in enumerate(lines):
         text = line.rstrip("\r\n")
-        if text == BEGIN and start is None:
-            start = i
+        if text == BEGIN:
+            start = i  # an earlier start still open had lost its end
         elif text == END and start is not None:
             found.append((start, i))
             start = None
     return found
 
 
+def unended(lines: list[str]) -> list[int]:
+    """Indexes of the start lines that begin no block (their end line is gone)."""
+    inside = {i for start, end in blocks(lines) for i in range(start, end + 1)}
+    return [i for i, line in enumerate(lines)
+            if line.rstrip("\r\n") == BEGIN and i not in inside]
+
+
+def _repair(lines: list[str], hook: str) -> list[str]:
+    """`lines` with an end line put back after each unended block that is provably install.sh's:
+    the start line, then only our own comment lines, then exactly the hook lines install.sh
+    writes now. Anything else after a lone start line may be the user's: left as it is."""
+    ours = {ABOUT, CREATED, NEWLINE}
+    want = hook.splitlines()
+    out = list(lines)
+    for at in reversed(unended(lines)):
+        i = at + 1
+        while i < len(out) and out[i].rstrip("\r\n") in ours:
+            i += 1
+        if [x.rstrip("\r\n") for x in out[i:i + len(want)]] == want:
+            end = i + len(want)
+            if not out[end - 1].endswith("\n"):
+                out[end - 1] += "\n"  # the file's last line: the end line goes below it
+            out.insert(end, END + "\n")
+    return out
+
+
+class Unended(Exception):
+    """A start line with no end line after it, which `_repair` could not prove ours."""
+
+
 def write(path: str, text: str) -> None:
+    """Replace the file (where it points, when it is a symlink) with `text`: a temp file beside
+    it with its owner, group and mode, fsynced, renamed over it (see fileio)."""
     real = os.path.realpath(path)
-    os.makedirs(os.path.dirname(real), exist_ok=True)
+    directory, name = os.path.split(real)
+    os.makedirs(directory, exist_ok=True)
+    data = text.encode("utf-8", errors="surrogateescape")
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        mode = os.stat(real).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    tmp = f"{real}.codename-install.tmp"
-    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
-        f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, real)
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is None:
+            fileio.write_atomic(real, data, 0o644)  # a new rc file, as an editor makes one
+        else:
+            fileio.rewrite_keeping(dir_fd, name, data, st)
+    finally:
+        os.close(dir_fd)
 
 
 def read(path: str) -> str | None:
@@ -62,6 +118,12 @@ def add(path: str, hook: str, shell: str) -> str:
     """Put `hook` in the file's codename block (making one if needed); say what was done."""
     text = read(path)
     lines = [] if text is None else text.splitlines(keepends=True)
+    lines = _repair(lines, hook)
+    lone = unended(lines)
+    if lone:
+        raise Unended(f"{_pretty(path)}: line {lone[0] + 1} opens a codename block "
+                      f"(`{BEGIN}`) that has no `{END}` line; put that line back where the "
+                      "block ends (or delete the block), then run install.sh again")
     found = blocks(lines)
     inside = {i for start, end in found for i in range(start, end + 1)}
     by_hand = [line for i, line in enumerate(lines) if i not in inside
@@ -102,7 +164,7 @@ def remove(path: str) -> str:
     lines = text.splitlines(keepends=True)
     found = blocks(lines)
     if not found:
-        return "none"
+        return "unended" if unended(lines) else "none"
     notes: set[str] = set()
     for start, end in found:
         notes.update(line.rstrip("\r\n") for line in lines[start:end + 1])
@@ -181,14 +243,32 @@ def _unquote(words: str, *, fish: bool) -> str:
     return "".join(out)
 
 
+def _pretty(path: str) -> str:
+    """`~/x` for `/home/me/x`, as install.sh says it."""
+    home = os.environ.get("HOME", "").rstrip("/")
+    return "~" + path[len(home):] if home and path.startswith(home + "/") else path
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) == 4 and argv[0] == "add":
-        print(add(argv[1], argv[2], argv[3]))
-    elif len(argv) == 2 and argv[0] == "remove":
-        print(remove(argv[1]))
-    else:
-        print("usage: rcfile.py add PATH HOOK SHELL | remove PATH", file=sys.stderr)
-        return 2
+    try:
+        if len(argv) == 4 and argv[0] == "add":
+            print(add(argv[1], argv[2], argv[3]))
+        elif len(argv) == 2 and argv[0] == "remove":
+            print(remove(argv[1]))
+        else:
+            print("usage: rcfile.py add PATH HOOK SHELL | remove PATH", file=sys.stderr)
+            return 2
+    except Unended as e:
+        print(f"codename: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        why = e.strerror or str(e)
+        if isinstance(e, fileio.OwnerNotKept):
+            why = f"{e}; it was left as it is"
+        elif e.errno == errno.EPERM:
+            why += " (is it immutable? `lsattr` shows an `i`)"
+        print(f"codename: cannot edit {_pretty(argv[1])}: {why}", file=sys.stderr)
+        return 1
     return 0
 
 

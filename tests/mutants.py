@@ -164,6 +164,28 @@ MUTANTS = (
            "codename_shell/fleet/keeper.py", r"CLOCK_SLACK_MS = 500\n", "CLOCK_SLACK_MS = 10**9\n",
            ("tests/test_fleet_leases.py::test_a_server_clock_that_jumps_ahead_is_told_from_a_slow"
             "_round_trip",)),
+    # Issue 17: what codename writes on a user's machine.
+    Mutant("w", "roster --write rewrites the notes file in place, not a temp file renamed",
+           "codename_shell/notes.py",
+           r"_rewrite\(held, new, st\)", "os.ftruncate(held.fd, 0) or os.write(held.fd, new)",
+           ("tests/test_user_data.py",)),
+    Mutant("x", "the roster block ends at the last end marker line (a greedy match)",
+           "codename_shell/notes.py",
+           r"ends\[0\] if ends", "ends[-1] if ends",
+           ("tests/test_user_data.py",)),
+    Mutant("y", "a rewrite renames its temp file into place before it fsyncs it",
+           "codename_shell/fileio.py",
+           r"( +)(sync\(fd, name\))\n +(os\.replace\(tmp, name, [^)\n]*\))",
+           r"\1\3\n\1\2",
+           ("tests/test_user_data.py",)),
+    Mutant("z", "write_temp never fsyncs: write_atomic and a claim rename unsynced data",
+           "codename_shell/fileio.py",
+           r"sync\(fd, tmp\)", "None",
+           ("tests/test_user_data.py",)),
+    Mutant("aa", "temp files opened without O_NOFOLLOW",
+           "codename_shell/fileio.py",
+           r"(_TEMP_FLAGS = .*) \| os\.O_NOFOLLOW", r"\1",
+           ("tests/test_user_data.py",)),
 )
 
 

@@ -342,16 +342,20 @@ class User:
 
 def user_python(user: User) -> tuple[str, dict[str, str]]:
     """An interpreter the user may run, and what it needs on PYTHONPATH to find codename and
-    its dependencies (the test's own interpreter may sit in root's private home)."""
-    import sysconfig
-
-    purelib = sysconfig.get_paths()["purelib"]
+    its dependencies: a copy of them the user may read (the checkout and its venv may sit in
+    a private directory, as under /root, where the user cannot even look)."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for python in (sys.executable, shutil.which(version) or "", "/usr/bin/" + version):
+    candidates = [sys.executable, os.path.realpath(sys.executable),
+                  getattr(sys, "_base_executable", ""), shutil.which(version) or "",
+                  "/usr/bin/" + version, "/usr/local/bin/" + version, "/usr/bin/python3"]
+    env = {**user.env, "PYTHONPATH": str(readable_copy())}
+    for python in dict.fromkeys(candidates):
         if not python:
             continue
-        env = {**user.env, "PYTHONPATH": f"{REPO}:{purelib}"}
-        probe = subprocess.run(user.as_user(python, "-c", "import codename_shell, tomli_w"),
+        # Started by a shell of the user's, as `codename run` starts a command: setpriv
+        # may start an interpreter that the user could not start itself.
+        probe = subprocess.run(user.as_user("/bin/sh", "-c", 'exec "$0" -c "$1"', python,
+                                            "import codename_shell, tomli_w"),
                                env=env, capture_output=True, timeout=60)
         if probe.returncode == 0:
             return python, env
@@ -359,6 +363,36 @@ def user_python(user: User) -> tuple[str, dict[str, str]]:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+_COPIES: list[Path] = []
+
+
+def readable_copy() -> Path:
+    """codename (package and hook scripts) and the libraries it imports, copied once per run
+    into a directory any user may read, removed when the run ends."""
+    if _COPIES:
+        return _COPIES[0]
+    import atexit
+
+    top = Path(tempfile.mkdtemp(prefix="cn-readable-"))
+    atexit.register(shutil.rmtree, top, ignore_errors=True)
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "codename_shell", top / "codename_shell", ignore=skip)
+    if (REPO / "shell").is_dir():
+        shutil.copytree(REPO / "shell", top / "shell", ignore=skip)
+    for module in ("tomli_w", "platformdirs", "shellingham"):
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, module
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            shutil.copytree(origin.parent, top / origin.parent.name, ignore=skip)
+        else:
+            shutil.copy2(origin, top / origin.name)
+    for path in [top, *top.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    _COPIES.append(top)
+    return top
 
 
 @pytest.fixture

@@ -442,29 +442,33 @@ def test_no_presence_row_is_kept_in_an_unsafe_xdg_runtime_dir(world: World) -> N
 
 
 @pytest.mark.parametrize("how", ["symlink", "0777"])
-def test_a_foreign_or_unsafe_tmp_fallback_is_refused_with_a_clear_error(
+def test_a_foreign_or_unsafe_tmp_fallback_is_never_used_and_doctor_says_so(
         world: World, how: str) -> None:
     # XDG_RUNTIME_DIR unset: platformdirs picks $TMPDIR/runtime-<uid>, which anyone could
-    # have created first.
+    # have created first. Refusing it must not cost the user their names (issue 17): codename
+    # keeps its presence files below its own state dir instead, and doctor says why.
     tmp = world.root / "tmp"
     tmp.mkdir()
     fallback = tmp / f"runtime-{os.geteuid()}"
+    trap = world.root / "trap"
     if how == "symlink":
-        (world.root / "trap").mkdir(mode=0o700)
-        fallback.symlink_to(world.root / "trap")
+        trap.mkdir(mode=0o700)
+        fallback.symlink_to(trap)
     else:
         fallback.mkdir()
         fallback.chmod(0o777)
+        trap = fallback
     env = environ_without(world, "XDG_RUNTIME_DIR", TMPDIR=str(tmp))
 
     r = codename_in_tmpdir_fallback(world, env, "claim", "--pid", str(world.sleeper().pid))
-    line = assert_one_line_error(r)
-    assert str(fallback) in line
-    assert "internal error" not in line
-    assert "Warning" not in r.stderr
+    assert (r.returncode, r.stdout, r.stderr) == (0, "Michael\n", ""), r
+    assert list(trap.iterdir()) == []  # nothing of the user's where someone else can reach
+    private = world.state / "codename" / "runtime"
+    assert len(list(private.iterdir())) == 1 and private.stat().st_mode & 0o777 == 0o700
 
     doctor = codename_in_tmpdir_fallback(world, env, "doctor")
     assert doctor.returncode == 1 and str(fallback) in doctor.stdout
+    assert str(private) in doctor.stdout
 
 
 def test_an_unset_xdg_runtime_dir_falls_back_quietly(world: World) -> None:
