@@ -25,16 +25,22 @@ VALUES: dict[str, str | list[str]] = {
     "BIN": ["/opt/it's a \"dir\"/$(x)/codename", "-m", "codename_shell"],
     "PROMPT": "1",
     "TITLE": "1",
+    "LEASE": "/run/" + NASTY + ".lease",
+    "QUALIFIER": "@" + NASTY,
+    "KEEPER": ["/usr/bin/python3", "-c", NASTY],
 }
 # The values read back after sourcing the script, in the order the readers print them.
-ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE"]
+ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE", "LEASE",
+         "QUALIFIER", "KEEPER"]
 READ_BACK = {
     "bash": "printf '%s\\0' \"$__codename_name\" \"$__codename_full\" \"$__codename_id\" "
             "\"$__codename_presence\" \"$__codename_owner\" \"${__codename_bin[@]}\" "
-            "\"$__codename_show_prompt\" \"$__codename_show_title\"",
+            "\"$__codename_show_prompt\" \"$__codename_show_title\" \"$__codename_lease\" "
+            "\"$__codename_qualifier\" \"${__codename_keeper[@]}\"",
     "fish": "printf '%s\\0' $__codename_name $__codename_full $__codename_id "
             "$__codename_presence $__codename_owner $__codename_bin "
-            "$__codename_show_prompt $__codename_show_title",
+            "$__codename_show_prompt $__codename_show_title $__codename_lease "
+            "$__codename_qualifier $__codename_keeper",
 }
 READ_BACK["zsh"] = READ_BACK["bash"]
 

@@ -47,7 +47,8 @@ SCRIPT = {
 eval "$(<hook)"
 printf '%s\\0' '' "$MARK" "$__codename_name" "$__codename_full" "$__codename_id" \
     "$__codename_presence" "$__codename_owner" "${#__codename_bin[@]}" "${__codename_bin[@]}" \
-    "$__codename_show_prompt" "$__codename_show_title"
+    "$__codename_show_prompt" "$__codename_show_title" "$__codename_lease" \
+    "$__codename_qualifier" "${#__codename_keeper[@]}" "${__codename_keeper[@]}"
 eval "$(<rename)"
 printf '%s\\0' "$CODENAME" "$CODENAME_FULL"
 """,
@@ -55,7 +56,8 @@ printf '%s\\0' "$CODENAME" "$CODENAME_FULL"
 source hook
 string join0 -- '' $MARK $__codename_name $__codename_full $__codename_id \
     $__codename_presence $__codename_owner (count $__codename_bin) $__codename_bin \
-    $__codename_show_prompt $__codename_show_title
+    $__codename_show_prompt $__codename_show_title $__codename_lease \
+    $__codename_qualifier (count $__codename_keeper) $__codename_keeper
 source rename
 string join0 -- $CODENAME $CODENAME_FULL
 """,
@@ -92,7 +94,8 @@ def run_hook(shell: str, values: dict[str, str | list[str]],
 
 def expected(values: dict[str, str | list[str]], renamed: dict[str, str]) -> list[str]:
     out: list[str] = []
-    for key in ("NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE"):
+    for key in ("NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE", "LEASE",
+                "QUALIFIER", "KEEPER"):
         value = values[key]
         out += [str(len(value)), *value] if isinstance(value, list) else [value]
     return [*out, renamed["CODENAME"], renamed["CODENAME_FULL"]]
@@ -104,6 +107,7 @@ HOOK_VALUES = st.fixed_dictionaries({
     # that is the test's input and so proves nothing either way.
     "OWNER": st.just("0"),
     "BIN": st.lists(VALUE, min_size=1, max_size=3), "PROMPT": FLAG, "TITLE": FLAG,
+    "LEASE": VALUE, "QUALIFIER": VALUE, "KEEPER": st.lists(VALUE, min_size=1, max_size=3),
 })
 RENAMED = st.fixed_dictionaries({"CODENAME": VALUE, "CODENAME_FULL": VALUE})
 # The attack from issue 7: a placeholder in a full name pulled a list (then the theme names,
@@ -112,6 +116,8 @@ ATTACK: dict[str, str | list[str]] = {
     "NAME": "Ada", "FULL": "Ada __CN_BIN__ Lovelace", "ID": "123-456",
     "PRESENCE": "/run/x/123-456", "OWNER": "0",
     "BIN": ["/usr/bin/codename", "$(echo ran >> pwned)"], "PROMPT": "1", "TITLE": "1",
+    "LEASE": "/run/x-fleet/__CN_KEEPER__.lease", "QUALIFIER": "@vm~$(echo ran >> pwned)",
+    "KEEPER": ["/usr/bin/python3", "-c", "import os; os.system('echo ran >> pwned')"],
 }
 
 
