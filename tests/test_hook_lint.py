@@ -25,6 +25,10 @@ VALUES: dict[str, str | list[str]] = {
     "BIN": ["/opt/it's a \"dir\"/$(x)/codename", "-m", "codename_shell"],
     "PROMPT": "1",
     "TITLE": "1",
+    # No fleet: its values are paths and an argv the hook uses as such (tests/test_fleet*).
+    "LEASE": "",
+    "QUALIFIER": "",
+    "KEEPER": [],
 }
 # The values read back after sourcing the script, in the order the readers print them.
 ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE"]

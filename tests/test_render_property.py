@@ -104,6 +104,7 @@ HOOK_VALUES = st.fixed_dictionaries({
     # that is the test's input and so proves nothing either way.
     "OWNER": st.just("0"),
     "BIN": st.lists(VALUE, min_size=1, max_size=3), "PROMPT": FLAG, "TITLE": FLAG,
+    "LEASE": st.just(""), "QUALIFIER": st.just(""), "KEEPER": st.just([]),  # no fleet
 })
 RENAMED = st.fixed_dictionaries({"CODENAME": VALUE, "CODENAME_FULL": VALUE})
 # The attack from issue 7: a placeholder in a full name pulled a list (then the theme names,
@@ -112,6 +113,7 @@ ATTACK: dict[str, str | list[str]] = {
     "NAME": "Ada", "FULL": "Ada __CN_BIN__ Lovelace", "ID": "123-456",
     "PRESENCE": "/run/x/123-456", "OWNER": "0",
     "BIN": ["/usr/bin/codename", "$(echo ran >> pwned)"], "PROMPT": "1", "TITLE": "1",
+    "LEASE": "", "QUALIFIER": "", "KEEPER": [],
 }
 
 
