@@ -268,6 +268,49 @@ def test_a_new_terminal_after_install_has_a_name(
             t.close()
 
 
+def checkout_copy(root: Path) -> Path:
+    """A copy of what install.sh needs of a checkout (it installs the session's wheel)."""
+    import shutil
+
+    copy = root / "checkout"
+    shutil.copytree(REPO / "codename_shell", copy / "codename_shell",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("install.sh", "pyproject.toml"):
+        shutil.copy2(REPO / name, copy / name)
+    return copy
+
+
+def test_the_launcher_runs_the_installed_package_whatever_the_checkout_holds(
+        world: World, wheel: Path) -> None:
+    """`./install.sh` typed in the checkout (the README's own way) wrote a launcher that put
+    the checkout first on sys.path: every shell start ran the checkout's code, and a typo or
+    a `git pull` there broke every new shell with a traceback."""
+    checkout = checkout_copy(world.root)
+    install = Installer(world, wheel, world.home)
+    (world.home / ".bashrc").write_text("PS1='P> '\n")
+    r = subprocess.run(["sh", "./install.sh", "--shell", "bash"], capture_output=True,
+                       text=True, env=install.env, cwd=checkout, timeout=600,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert str(checkout) not in (install.venv / "bin" / "codename").read_text()
+
+    # The checkout moves on, and is broken for a moment.
+    (checkout / "codename_shell" / "hook.py").write_text("def broken(:\n")
+    (checkout / "codename_shell" / "cli.py").write_text("def broken(:\n")
+
+    version = subprocess.run([str(install.launcher), "-V"], capture_output=True, text=True,
+                             env=install.env, cwd=checkout, timeout=TIMEOUT)
+    assert version.returncode == 0 and version.stdout.startswith("codename "), version.stderr
+    t = Terminal(world, "bash", env={"PYTHONPATH": ""},
+                 argv=[require("bash"), "--noprofile", "--rcfile",
+                       str(world.home / ".bashrc"), "-i"])
+    try:
+        assert t.startup.endswith("[Michael] P> "), t.startup
+        assert "Traceback" not in t.screen() and "Error" not in t.screen()
+    finally:
+        t.close()
+
+
 # --- every shell a user opens is hooked, once ----------------------------------------------
 
 def strace_or_fail() -> str:
