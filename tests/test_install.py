@@ -311,6 +311,40 @@ def test_the_launcher_runs_the_installed_package_whatever_the_checkout_holds(
         t.close()
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_terminal_left_open_across_an_uninstall_says_so_in_one_line(
+        world: World, install: Installer, shell: str) -> None:
+    """Typing `codename` in a terminal opened before the install went away printed zsh's
+    `codename:6: no such file or directory` or fish's five-line trace."""
+    rc = {"bash": world.home / ".bashrc", "zsh": world.home / ".zshrc",
+          "fish": world.config / "fish" / "config.fish"}[shell]
+    rc.parent.mkdir(parents=True, exist_ok=True)
+    rc.write_text({"bash": "PS1='P> '\n", "zsh": "PROMPT='P> '\nunsetopt prompt_sp\n",
+                   "fish": "set -g fish_greeting ''\nfunction fish_prompt; printf 'P> '; end\n",
+                   }[shell])
+    assert install("--shell", shell).returncode == 0
+    argv = {"bash": [require("bash"), "--noprofile", "--rcfile", str(rc), "-i"],
+            "zsh": [require("zsh"), "-i"], "fish": [require("fish"), "-i"]}[shell]
+    t = Terminal(world, shell, argv=argv, env={"PYTHONPATH": ""})
+    try:
+        assert t.startup.endswith("[Michael] P> "), t.startup
+        expected = (f"codename: not installed any more ({install.launcher} is gone); "
+                    "open a new terminal")
+        for gone in ("a wiped venv", "--uninstall"):
+            if gone == "--uninstall":
+                assert install("--uninstall").returncode == 0
+            else:
+                subprocess.run(["rm", "-rf", str(install.venv)], check=True, timeout=TIMEOUT)
+            shown = t.run("codename who")
+            # (fish marks a line it ends itself with ⏎ before the prompt)
+            lines = [line.replace("\u23ce", "").strip() for line in shown.splitlines()]
+            said = [line for line in lines if line and not line.endswith("codename who")
+                    and line != "[Michael] P>"]
+            assert said == [expected], (gone, shown)
+    finally:
+        t.close()
+
+
 # --- every shell a user opens is hooked, once ----------------------------------------------
 
 def strace_or_fail() -> str:
