@@ -397,7 +397,7 @@ case $method in
             # codename's launcher over pipx's wrapper (see below). `pipx reinstall` and
             # `pipx upgrade` put the wrapper back: shells then start ~1 ms slower until this
             # script runs again (README, Startup speed).
-            "$rc_python" -m codename_shell.launcher "$pipx_venvs/$PACKAGE/bin/codename" </dev/null ||
+            "$rc_python" -P -m codename_shell.launcher "$pipx_venvs/$PACKAGE/bin/codename" </dev/null ||
                 die "could not write the launcher in $(pretty "$pipx_venvs/$PACKAGE/bin")"
         fi
         ;;
@@ -418,7 +418,9 @@ case $method in
             </dev/null || die "pip install failed (see above)"
         # pip's wrapper starts Python with `site`, which reads every .pth file of the venv at
         # every shell start; codename's launcher skips it for `init` (codename_shell/launcher.py).
-        "$venv/bin/python" -m codename_shell.launcher "$venv/bin/codename" </dev/null ||
+        # -P: the installed code writes it, not the checkout this script may be run from (-m
+        # would put the current directory first on sys.path).
+        "$venv/bin/python" -P -m codename_shell.launcher "$venv/bin/codename" </dev/null ||
             die "could not write the launcher $(pretty "$venv/bin/codename")"
         launcher=$bin_dir/codename
         if [ -e "$launcher" ] || [ -L "$launcher" ]; then

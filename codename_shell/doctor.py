@@ -356,7 +356,13 @@ def _check_hook(out: Report) -> None:
 
 
 def _check_this_shell(out: Report) -> None:
-    """Whether the shell doctor runs in holds a name ($CODENAME_ID names its presence file)."""
+    """Whether the shell doctor is typed in holds a name ($CODENAME_ID names its presence
+    file) and whether its prompt still runs the hook, which only the shell can see: its
+    `codename` function says so in CODENAME_HOOK_STATE (see `_hook_state`)."""
+    state = _hook_state()
+    if state is not None and not state[2]:
+        _hook_lost(out, state[0], state[1])
+        return
     ident = os.environ.get("CODENAME_ID", "")
     if ident:
         parsed = parse_ident(ident)
@@ -366,7 +372,14 @@ def _check_this_shell(out: Report) -> None:
             return
         pid = parsed[0]
         name = _presence_name(ident)
-        if name:
+        if state is None:
+            # Typed by path, `command codename`, or run by a script: $CODENAME_ID says the
+            # hook ran once, not that the prompt still runs it.
+            held = f"holds {name}" if name else "holds no name now"
+            out.note("this shell", f"{held} (pid {pid}, says $CODENAME_ID); whether its "
+                     "prompt still follows the name only the shell can tell: type `codename "
+                     "doctor` at its prompt")
+        elif name:
             out.ok("this shell", f"hooked: {name} (held by pid {pid})")
         else:
             out.note("this shell", f"hooked, but holds no name now (pid {pid} gave it back); "
@@ -382,6 +395,60 @@ def _check_this_shell(out: Report) -> None:
     why = ("it started before the hook was installed, or did not read its rc file: open a "
            "new terminal" if hooked else f"no rc file of {kind} runs the hook: run ./install.sh")
     out.note("this shell", f"{kind} (pid {parent}) is not hooked: {why}")
+
+
+def _hook_state() -> tuple[str, tuple[int, ...], bool] | None:
+    """(shell, version, whether its next prompt runs the hook), as the `codename` function of
+    the shell doctor was typed in puts it: `bash 5.2 live`; None when not told."""
+    from codename_shell import shells
+
+    words = os.environ.get("CODENAME_HOOK_STATE", "").split()
+    if len(words) != 3 or words[0] not in shells.SHELLS or words[2] not in ("live", "gone"):
+        return None
+    version = tuple(int(part) for part in words[1].split(".")[:2] if part.isdigit())
+    return words[0], version, words[2] == "live"
+
+
+# Lines that take a prompt hook away when they run after codename's. bash 5.1 and later
+# keep it through a plain `PROMPT_COMMAND=...` (it lives above element [0]: see
+# shell/codename.bash, __codename_hook_prompt), not through `unset` or a new array.
+_TAKE_AWAY = {
+    "bash": r"\bunset\b.*\b(PROMPT_COMMAND|precmd_functions)\b"
+            r"|\b(PROMPT_COMMAND|precmd_functions)=\(",
+    "zsh": r"\bunset\b.*\bprecmd_functions\b|(^|[^+\w])precmd_functions=|add-zsh-hook +-d +precmd",
+    "fish": r"functions +(-e|--erase)\b.*__codename",
+}
+_TAKE_AWAY_OLD_BASH = r"|(^|[^+\w])PROMPT_COMMAND="  # before 5.1, any assignment
+_HOOK_VARIABLE = {"bash": "PROMPT_COMMAND", "zsh": "precmd_functions",
+                  "fish": "the fish_prompt event"}
+
+
+def _hook_lost(out: Report, shell: str, version: tuple[int, ...]) -> None:
+    """The shell doctor is typed in no longer runs the hook at its prompt: a line of its rc
+    file after codename's took it away. Name the line when one is there to see."""
+    import re
+
+    from codename_shell import rcfile
+
+    pattern = _TAKE_AWAY[shell]
+    if shell == "bash" and version < (5, 1):
+        pattern += _TAKE_AWAY_OLD_BASH
+    hooked = [path for path in rcfile.rc_files(shell) if rcfile.hook_in(path, shell)[0]]
+    found = [f"{_tilde(path)}:{number} `{line.strip()[:80]}`" for path in hooked
+             for number, line in rcfile.after_hook(path, shell) if re.search(pattern, line)]
+    variable = _HOOK_VARIABLE[shell]
+    if found:
+        why = f"{', '.join(found)} runs after codename's line and took it out of {variable}"
+    else:
+        why = (f"{variable} was replaced after codename's line had run (by a later line of "
+               "the rc file, or a file it sources)")
+    back = " (put back in this terminal now)" if shell != "fish" else ""
+    rc = _tilde(hooked[0]) if hooked else "your rc file"
+    out.bad("this shell", f"{shell} (pid {os.getppid()}) lost its prompt hook: {why}, so a "
+            "rename or release made elsewhere never reaches its prompt, title or $CODENAME"
+            f"{back}",
+            f"keep codename's line last in {rc} (below anything that sets {variable}); until "
+            "then every new terminal loses the hook the same way")
 
 
 def _presence_name(ident: str) -> str:

@@ -111,7 +111,7 @@ def search_path() -> list[str]:
     uses, where a dependency init may need lives (platformdirs, off Linux)."""
     import site
 
-    found = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    found = [installed_parent()]
     candidates = list(site.getsitepackages())
     if site.ENABLE_USER_SITE:
         candidates.append(site.getusersitepackages())
@@ -119,6 +119,31 @@ def search_path() -> list[str]:
         if directory in sys.path and directory not in found:
             found.append(directory)
     return found
+
+
+def installed_parent() -> str:
+    """The directory the interpreter imports codename_shell from when run from anywhere: its
+    site-packages, or an editable install's checkout (put on sys.path by a .pth file).
+
+    Not simply where this module was imported from: `python -m codename_shell.launcher`
+    typed in a checkout (as install.sh is run, from the README) imports the checkout's copy,
+    because -m puts the current directory first. A launcher naming that directory would run
+    the checkout's code at every shell start, and a typo or a `git pull` there would break
+    every new shell."""
+    from importlib.machinery import PathFinder
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # sys.path[0] is the entry -m, -c or a script's directory put first, unless -P (or -I)
+    # left it out; PYTHONPATH's follow, a setting of this moment (the launcher honours
+    # PYTHONPATH as it is when it runs); then the interpreter's own and the site directories.
+    passing = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+               if p}
+    entries = [p for p in (sys.path if sys.flags.safe_path else sys.path[1:])
+               if os.path.abspath(p) not in passing]
+    spec = PathFinder.find_spec("codename_shell", entries)
+    if spec is None or spec.origin is None:
+        return here  # imported by a finder of its own (an editable install's hook)
+    return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
 
 
 def script(python: str) -> str:

@@ -221,6 +221,26 @@ def hook_in(path: str, shell: str) -> tuple[bool, list[str]]:
     return bool(found) or by_hand, launchers
 
 
+def after_hook(path: str, shell: str) -> list[tuple[int, str]]:
+    """The lines of `path` that run after its hook (install.sh's block, or the last line that
+    runs `codename init SHELL` by hand), numbered from 1, comments left out: where a line
+    that takes the hook away again would be."""
+    try:
+        text = read(path)
+    except OSError:
+        return []
+    if text is None:
+        return []
+    lines = text.splitlines()
+    last = max([end for _, end in blocks(lines)]
+               + [i for i, line in enumerate(lines) if f"codename init {shell}" in line
+                  and not line.lstrip().startswith("#")], default=None)
+    if last is None:
+        return []
+    return [(i + 1, line) for i, line in enumerate(lines) if i > last
+            and line.strip() and not line.lstrip().startswith("#")]
+
+
 def _unquote(words: str, *, fish: bool) -> str:
     """The first word of `words` as install.sh quoted it: 'text', with '\\'' for a quote
     inside (POSIX), or \\' and \\\\ (fish)."""

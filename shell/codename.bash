@@ -374,9 +374,17 @@ __codename_hook_exit() {
 }
 
 # `codename rename` and `codename release` act on this terminal's holder (in a nested shell,
-# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once.
+# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once,
+# and the prompt hook is put back should a later line have taken it (see __codename_hooked).
 codename() {
-    local status=0 arg pid=''
+    local status=0 arg pid='' hook=gone
+    if [[ ! -x ${__codename_bin[0]} ]]; then
+        # The install went away under this open terminal (`install.sh --uninstall`, a wiped
+        # venv): one line instead of bash's own `No such file or directory`.
+        printf 'codename: not installed any more (%s is gone); open a new terminal\n' \
+            "${__codename_bin[0]}" >&2
+        return 127
+    fi
     if [[ ${1-} == rename || ${1-} == release ]]; then
         for arg in "$@"; do
             if [[ $arg == --pid || $arg == --pid=* ]]; then
@@ -387,25 +395,58 @@ codename() {
             set -- "$1" --pid "${CODENAME_PID:-$$}" "${@:2}"
         fi
     fi
-    "${__codename_bin[@]}" "$@" || status=$?
+    if [[ ${1-} == doctor ]]; then
+        # doctor is another process: it cannot see this shell's PROMPT_COMMAND, and
+        # $CODENAME_ID only says that the hook ran once. Tell it whether the prompt still
+        # runs our entry (only it, only for this command: nothing else inherits it).
+        if [[ -n ${__codename_installed-} ]] && __codename_hooked live; then
+            hook=live
+        fi
+        CODENAME_HOOK_STATE="bash ${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]} $hook" \
+            "${__codename_bin[@]}" "$@" || status=$?
+    else
+        "${__codename_bin[@]}" "$@" || status=$?
+    fi
+    if [[ -n ${__codename_installed-} ]]; then
+        __codename_hook_prompt
+    fi
     __codename_sync
     return "$status"
 }
 
 # Whether our entry is in PROMPT_COMMAND (either form) or bash-preexec's precmd_functions:
 # sourcing the rc file again must not add it twice, and must add it back if a later rc line
-# replaced PROMPT_COMMAND.
+# replaced PROMPT_COMMAND. With `live`: whether the next prompt will run it, i.e. for
+# precmd_functions, bash-preexec itself is still in PROMPT_COMMAND.
 __codename_hooked() {
-    local entry
-    for entry in ${PROMPT_COMMAND[@]+"${PROMPT_COMMAND[@]}"} \
-        ${precmd_functions[@]+"${precmd_functions[@]}"}; do
-        if [[ $entry == *__codename_prompt* || $entry == __codename_refresh ]]; then
+    local entry preexec=''
+    for entry in ${PROMPT_COMMAND[@]+"${PROMPT_COMMAND[@]}"}; do
+        if [[ $entry == *__codename_prompt* ]]; then
             return 0
+        fi
+        if [[ $entry == *__bp_* ]]; then
+            preexec=1
+        fi
+    done
+    for entry in ${precmd_functions[@]+"${precmd_functions[@]}"}; do
+        if [[ $entry == __codename_refresh ]]; then
+            [[ ${1-} != live || -n $preexec ]]
+            return
         fi
     done
     return 1
 }
 
+# Where bash lets it, our entry outlives the user's later rc lines, since keeping codename's
+# line last is easy to get wrong (`PROMPT_COMMAND='history -a'` below it is very common).
+# bash 5.1+ runs every element of an array PROMPT_COMMAND, and a scalar assignment to an
+# array sets element [0] only: ours goes above [0], which keeps what it held (the user's
+# own command, or nothing: bash skips an empty element). A later `PROMPT_COMMAND=...`, or
+# `"history -a; $PROMPT_COMMAND"`, then replaces just what it replaced without codename.
+# (bash exports no array: an exported PROMPT_COMMAND is no longer passed on to children,
+# where it named our function without its definition.) `unset PROMPT_COMMAND`,
+# a new array, or any assignment before bash 5.1 still takes it away: then the next
+# `codename` command typed puts it back, and `codename doctor` names the line.
 __codename_hook_prompt() {
     if __codename_hooked; then
         return 0
@@ -413,11 +454,11 @@ __codename_hook_prompt() {
     local newline=$'\n'
     if declare -p precmd_functions >/dev/null 2>&1; then
         precmd_functions+=(__codename_refresh) # bash-preexec owns PROMPT_COMMAND and $?
-    elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)) &&
-        [[ -n ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then
-        PROMPT_COMMAND+=('__codename_prompt && :') # the bash 5.1 array form
+    elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
+        PROMPT_COMMAND[0]=${PROMPT_COMMAND[0]-}
+        PROMPT_COMMAND+=('__codename_prompt && :')
     else
-        # shellcheck disable=SC2178 # the string form, where the array form is not in use
+        # shellcheck disable=SC2178 # the string form: bash before 5.1 has no other
         PROMPT_COMMAND="${PROMPT_COMMAND:+${PROMPT_COMMAND%;}$newline}__codename_prompt && :"
     fi
     return 0
@@ -431,6 +472,7 @@ __codename_install() {
     fi
     __codename_show
     export CODENAME_PID="${__codename_id%%-*}" CODENAME_ID="$__codename_id"
+    __codename_installed=1
     __codename_hook_prompt
     __codename_hook_exit
     __codename_decorate

@@ -223,13 +223,32 @@ end
 # `codename rename` and `codename release` act on this terminal's holder (in a nested shell,
 # the outer one); whatever ran, $CODENAME is brought in step with the presence file at once.
 function codename --description 'codename, following this terminal\'s name'
+    if not test -x "$__codename_bin[1]"
+        # The install went away under this open terminal (`install.sh --uninstall`, a wiped
+        # venv): one line instead of fish's five-line `Unknown command` trace.
+        printf 'codename: not installed any more (%s is gone); open a new terminal\n' \
+            $__codename_bin[1] >&2
+        return 127
+    end
     set -l args $argv
     if contains -- "$argv[1]" rename release; and not string match -q -r -- '^--pid(=|$)' $argv
         set -l pid $CODENAME_PID
         test -n "$pid"; or set pid $fish_pid
         set args $argv[1] --pid $pid $argv[2..-1]
     end
-    $__codename_bin $args
+    if test "$argv[1]" = doctor
+        # doctor is another process: it cannot see this shell's event handlers, and
+        # $CODENAME_ID only says that the hook ran once. Tell it whether the next prompt runs
+        # ours (only it: the variable is local to this block).
+        set -l hook gone
+        if set -q __codename_installed; and functions -q __codename_on_prompt
+            set hook live
+        end
+        set -lx CODENAME_HOOK_STATE "fish $FISH_VERSION $hook"
+        $__codename_bin $args
+    else
+        $__codename_bin $args
+    end
     set -l rc $status
     __codename_sync
     return $rc
@@ -243,6 +262,7 @@ function __codename_install
     __codename_show
     set -gx CODENAME_PID (string split -m1 -- - $__codename_id)[1]
     set -gx CODENAME_ID $__codename_id
+    set -g __codename_installed 1
 
     __codename_wrap
     function __codename_first_prompt --on-event fish_prompt

@@ -348,16 +348,48 @@ __codename_zshexit() {
 }
 
 # `codename rename` and `codename release` act on this terminal's holder (in a nested shell,
-# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once.
+# the outer one); whatever ran, $CODENAME is brought in step with the presence file at once,
+# and the precmd hook is put back should a later line of .zshrc have emptied precmd_functions.
 codename() {
   emulate -L zsh
   local -i rc=0
+  local hook=gone
+  if [[ ! -x ${__codename_bin[1]} ]]; then
+    # The install went away under this open terminal (`install.sh --uninstall`, a wiped
+    # venv): one line instead of zsh's `codename:6: no such file or directory`.
+    print -ru2 -- "codename: not installed any more (${__codename_bin[1]} is gone);" \
+      "open a new terminal"
+    return 127
+  fi
   if [[ ${1-} == (rename|release) && -z ${(M)@:#--pid(|=*)} ]]; then
     set -- "$1" --pid "${CODENAME_PID:-$$}" "${@[2,-1]}"
   fi
-  "${__codename_bin[@]}" "$@" || rc=$?
+  if [[ ${1-} == doctor ]]; then
+    # doctor is another process: it cannot see precmd_functions, and $CODENAME_ID only says
+    # that the hook ran once. Tell it whether the next prompt runs ours (this command only).
+    [[ -n ${__codename_installed-} ]] && (( ${precmd_functions[(Ie)__codename_precmd]} )) &&
+      hook=live
+    CODENAME_HOOK_STATE="zsh $ZSH_VERSION $hook" "${__codename_bin[@]}" "$@" || rc=$?
+  else
+    "${__codename_bin[@]}" "$@" || rc=$?
+  fi
+  if [[ -n ${__codename_installed-} ]] && (( ! ${precmd_functions[(Ie)__codename_precmd]} )); then
+    __codename_hook_precmd
+  fi
   __codename_sync
   return rc
+}
+
+# Ours first, so the title functions it wraps are wrapped before they run, and the prefix
+# last (see __codename_precmd_last). add-zsh-hook adds a function once, however often the
+# rc file is sourced.
+__codename_hook_precmd() {
+  emulate -L zsh
+  autoload -Uz add-zsh-hook
+  add-zsh-hook precmd __codename_precmd
+  precmd_functions=(__codename_precmd ${precmd_functions:#__codename_precmd(|_last)}
+    __codename_precmd_last)
+  return 0
 }
 
 __codename_install() {
@@ -366,12 +398,9 @@ __codename_install() {
   [[ -n $__codename_lease ]] && __codename_read_lease
   __codename_show
   export CODENAME_PID=${__codename_id%%-*} CODENAME_ID=$__codename_id
+  typeset -g __codename_installed=1
+  __codename_hook_precmd
   autoload -Uz add-zsh-hook
-  # add-zsh-hook adds a function once, however often the rc file is sourced. Ours goes first,
-  # so the title functions it wraps are wrapped before they run.
-  add-zsh-hook precmd __codename_precmd
-  precmd_functions=(__codename_precmd ${precmd_functions:#__codename_precmd(|_last)}
-    __codename_precmd_last)
   if [[ $__codename_owner == 1 ]]; then
     add-zsh-hook zshexit __codename_zshexit
   fi

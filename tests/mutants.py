@@ -186,6 +186,17 @@ MUTANTS = (
            "codename_shell/fileio.py",
            r"(_TEMP_FLAGS = .*) \| os\.O_NOFOLLOW", r"\1",
            ("tests/test_user_data.py",)),
+    # Issue 17: the hook on a user's machine (rc lines after ours, noclobber, titles).
+    Mutant("ab", "bash's exit hook empties the presence file with `>`, which noclobber refuses",
+           "shell/codename.bash", r'\n        \{ : >\|"\$__codename_presence"; \}',
+           '\n        { : >"$__codename_presence"; }',
+           ("tests/test_user_rc.py::test_noclobber_in_the_rc_file_still_gives_the_name_back"
+            "_at_exit[bash]",)),
+    Mutant("ac", "the bash title keeps the released name (no empty title once it went)",
+           "shell/codename.bash",
+           r"if \[\[ -n \$\{CODENAME-\} \|\| -n \$__codename_title_printed \]\]; then",
+           "if [[ -n ${CODENAME-} ]]; then",
+           ("tests/test_user_rc.py::test_a_release_clears_the_name_from_the_window_title[bash]",)),
 )
 
 

@@ -268,6 +268,83 @@ def test_a_new_terminal_after_install_has_a_name(
             t.close()
 
 
+def checkout_copy(root: Path) -> Path:
+    """A copy of what install.sh needs of a checkout (it installs the session's wheel)."""
+    import shutil
+
+    copy = root / "checkout"
+    shutil.copytree(REPO / "codename_shell", copy / "codename_shell",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("install.sh", "pyproject.toml"):
+        shutil.copy2(REPO / name, copy / name)
+    return copy
+
+
+def test_the_launcher_runs_the_installed_package_whatever_the_checkout_holds(
+        world: World, wheel: Path) -> None:
+    """`./install.sh` typed in the checkout (the README's own way) wrote a launcher that put
+    the checkout first on sys.path: every shell start ran the checkout's code, and a typo or
+    a `git pull` there broke every new shell with a traceback."""
+    checkout = checkout_copy(world.root)
+    install = Installer(world, wheel, world.home)
+    (world.home / ".bashrc").write_text("PS1='P> '\n")
+    r = subprocess.run(["sh", "./install.sh", "--shell", "bash"], capture_output=True,
+                       text=True, env=install.env, cwd=checkout, timeout=600,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert str(checkout) not in (install.venv / "bin" / "codename").read_text()
+
+    # The checkout moves on, and is broken for a moment.
+    (checkout / "codename_shell" / "hook.py").write_text("def broken(:\n")
+    (checkout / "codename_shell" / "cli.py").write_text("def broken(:\n")
+
+    version = subprocess.run([str(install.launcher), "-V"], capture_output=True, text=True,
+                             env=install.env, cwd=checkout, timeout=TIMEOUT)
+    assert version.returncode == 0 and version.stdout.startswith("codename "), version.stderr
+    t = Terminal(world, "bash", env={"PYTHONPATH": ""},
+                 argv=[require("bash"), "--noprofile", "--rcfile",
+                       str(world.home / ".bashrc"), "-i"])
+    try:
+        assert t.startup.endswith("[Michael] P> "), t.startup
+        assert "Traceback" not in t.screen() and "Error" not in t.screen()
+    finally:
+        t.close()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_terminal_left_open_across_an_uninstall_says_so_in_one_line(
+        world: World, install: Installer, shell: str) -> None:
+    """Typing `codename` in a terminal opened before the install went away printed zsh's
+    `codename:6: no such file or directory` or fish's five-line trace."""
+    rc = {"bash": world.home / ".bashrc", "zsh": world.home / ".zshrc",
+          "fish": world.config / "fish" / "config.fish"}[shell]
+    rc.parent.mkdir(parents=True, exist_ok=True)
+    rc.write_text({"bash": "PS1='P> '\n", "zsh": "PROMPT='P> '\nunsetopt prompt_sp\n",
+                   "fish": "set -g fish_greeting ''\nfunction fish_prompt; printf 'P> '; end\n",
+                   }[shell])
+    assert install("--shell", shell).returncode == 0
+    argv = {"bash": [require("bash"), "--noprofile", "--rcfile", str(rc), "-i"],
+            "zsh": [require("zsh"), "-i"], "fish": [require("fish"), "-i"]}[shell]
+    t = Terminal(world, shell, argv=argv, env={"PYTHONPATH": ""})
+    try:
+        assert t.startup.endswith("[Michael] P> "), t.startup
+        expected = (f"codename: not installed any more ({install.launcher} is gone); "
+                    "open a new terminal")
+        for gone in ("a wiped venv", "--uninstall"):
+            if gone == "--uninstall":
+                assert install("--uninstall").returncode == 0
+            else:
+                subprocess.run(["rm", "-rf", str(install.venv)], check=True, timeout=TIMEOUT)
+            shown = t.run("codename who")
+            # (fish marks a line it ends itself with ⏎ before the prompt)
+            lines = [line.replace("\u23ce", "").strip() for line in shown.splitlines()]
+            said = [line for line in lines if line and not line.endswith("codename who")
+                    and line != "[Michael] P>"]
+            assert said == [expected], (gone, shown)
+    finally:
+        t.close()
+
+
 # --- every shell a user opens is hooked, once ----------------------------------------------
 
 def strace_or_fail() -> str:
