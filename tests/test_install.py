@@ -484,15 +484,23 @@ def loose(word: str) -> str:
 
 
 @pytest.mark.parametrize(("shell", "compinit"), [
-    ("bash", ""), ("zsh", "before"), ("zsh", "after"), ("zsh", "none"), ("fish", "")])
+    ("bash", ""), ("zsh", "before"), ("zsh", "after"), ("zsh", "none"), ("zsh", "no-zshrc"),
+    ("fish", "")])
 def test_tab_completes_th_to_theme_and_themes_in_a_real_terminal(
         install: Installer, shell: str, compinit: str) -> None:
     world = install.world
     rc = {"bash": world.home / ".bashrc", "zsh": world.home / ".zshrc",
           "fish": world.config / "fish" / "config.fish"}[shell]
     rc.parent.mkdir(parents=True, exist_ok=True)
-    rc.write_text(pane_rc(world, shell, compinit))
+    if compinit != "no-zshrc":
+        rc.write_text(pane_rc(world, shell, compinit))
     assert install("--shell", shell).returncode == 0
+    if compinit == "no-zshrc":
+        # A new account: install.sh made ~/.zshrc, with what zsh's first-run wizard offers
+        # (compinit among it). Only the prompt is set here, for the test to read it.
+        assert "compinit" in rc.read_text()
+        with rc.open("a") as f:
+            f.write("PROMPT='P> '\nunsetopt prompt_sp\n")
     if compinit == "after":  # the block first, then compinit (the user moved it up, say)
         with rc.open("a") as f:
             f.write(f"autoload -Uz compinit && compinit -u -d {world.home}/.zcompdump\n")
@@ -516,6 +524,30 @@ def test_tab_completes_th_to_theme_and_themes_in_a_real_terminal(
         t.close()
 
 
+def test_fleet_puts_the_fleet_extra_into_the_same_install(install: Installer) -> None:
+    # From the package index, as a user's install gets it (CI reaches PyPI; the other tests
+    # here install offline).
+    install.env["CODENAME_PIP_ARGS"] = ""
+    r = install("--fleet", "--shell", "bash")
+    assert r.returncode == 0, r.stdout + r.stderr
+    python = install.venv / "bin" / "python"
+    probe = subprocess.run([str(python), "-c", "import hiredis, codename_shell"],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert subprocess.run([str(install.launcher), "-V"], capture_output=True, text=True,
+                          env=install.env, timeout=60).returncode == 0
+
+
+def test_the_path_note_says_hooked_terminals_reach_codename_anyway(install: Installer) -> None:
+    install.env["PATH"] = "/usr/bin:/bin"
+    r = install("--shell", "bash")
+    assert r.returncode == 0, r.stderr
+    note = [line for line in r.stdout.splitlines() if "PATH" in line]
+    assert note == ["codename: note: ~/.local/bin is not on your PATH: hooked terminals run "
+                    "`codename` all the same (their hook calls it by its full path); add it to "
+                    "the PATH for scripts and other programs"], r.stdout
+
+
 # --- uninstall, purge -----------------------------------------------------------------------
 
 def test_uninstall_says_so_when_there_is_nothing_to_remove(install: Installer) -> None:
@@ -526,29 +558,44 @@ def test_uninstall_says_so_when_there_is_nothing_to_remove(install: Installer) -
         assert len(r.stdout.splitlines()) == 1
 
 
-def test_purge_lists_config_and_state_then_removes_them(install: Installer) -> None:
+def test_purge_lists_what_codename_made_then_removes_exactly_that(install: Installer) -> None:
     world = install.world
     world.write_config('theme = "parks"\n')
+    secret = world.config / "codename" / "fleet.secret"  # the README suggests it goes here
+    secret.write_text("s3cret\n")
     assert install("--shell", "bash").returncode == 0
     sleeper = world.sleeper()
     claimed = subprocess.run([str(install.launcher), "claim", "--pid", str(sleeper.pid)],
                              capture_output=True, text=True, env=install.env, timeout=TIMEOUT)
     assert claimed.stdout.strip() == "Leslie", claimed.stderr  # parks: config was read
-    dirs = [world.config / "codename", world.state / "codename", world.presence_dir]
-    assert all(d.is_dir() for d in dirs)
+    made = [world.state / "codename", world.presence_dir, world.config_file]
+    assert all(p.exists() for p in made)
 
     r = install("--purge")
 
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    at = lines.index("codename: --purge: removing your config and state (names held, "
+    at = lines.index("codename: --purge: removing what codename made (config.toml, names held, "
                      "the ledger):")
-    assert lines[at + 1:at + 4] == ["    ~/.config/codename", "    ~/.local/state/codename",
-                                    f"    {world.presence_dir}"]
-    assert lines[at + 4] == "codename: removed them"
-    assert not any(d.exists() for d in dirs)
+    assert lines[at + 1:at + 4] == ["    ~/.local/state/codename", f"    {world.presence_dir}",
+                                    "    ~/.config/codename/config.toml"]
+    assert lines[at + 4] == "codename: kept ~/.config/codename: it holds files of yours: " \
+                            "fleet.secret"
+    assert not any(p.exists() for p in made)
+    assert secret.read_text() == "s3cret\n"  # the user's own file stays
     assert not (install.home / ".bashrc").exists()
     assert lines[-1] == "codename: uninstalled, config and state included"
+
+
+def test_purge_takes_the_fleet_runtime_directory_too(install: Installer) -> None:
+    world = install.world
+    fleet_dir = world.runtime / "codename-fleet"
+    fleet_dir.mkdir(parents=True)
+    (fleet_dir / "1-2.lease").write_text("0\tMichael\t0\t0.0\n")
+    r = install("--purge")
+    assert r.returncode == 0, r.stderr
+    assert f"    {fleet_dir}" in r.stdout.splitlines()
+    assert not fleet_dir.exists()
 
 
 # --- pipx -----------------------------------------------------------------------------------
