@@ -652,6 +652,34 @@ def test_pipx_install_names_a_new_terminal(world: World) -> None:
     assert "codename-shell" not in listed.stdout
 
 
+def test_a_wheel_built_from_the_checkout_installs_with_pipx_and_runs(world: World,
+                                                                     wheel: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+    for shell in SHELLS:  # the hooks travel inside the package
+        assert f"codename_shell/shell/codename.{shell}" in names, names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    bin_dir = pipx_venv(world.root)
+    home = world.home
+    env = {**world.env, "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+           "PIPX_HOME": str(home / ".local" / "pipx"),
+           "PIPX_BIN_DIR": str(home / ".local" / "bin")}
+    env.pop("PYTHONPATH")
+    r = subprocess.run([str(bin_dir / "pipx"), "install", str(wheel)], capture_output=True,
+                       text=True, env=env, cwd=home, timeout=900, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    version = subprocess.run([str(home / ".local" / "bin" / "codename"), "-V"],
+                             capture_output=True, text=True, env=env, cwd=home, timeout=60)
+    assert version.returncode == 0 and re.fullmatch(r"codename \S+\n", version.stdout), \
+        (version.stdout, version.stderr)
+    hook = subprocess.run([str(home / ".local" / "bin" / "codename"), "init", "zsh"],
+                          capture_output=True, text=True, env=env, cwd=home, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert hook.returncode == 0 and "__codename_install" in hook.stdout, hook.stderr
+
+
 def test_the_wheel_carries_the_license_pyproject_names(wheel: Path) -> None:
     import tomllib
     import zipfile
