@@ -493,6 +493,9 @@ class Allocator:
             holder = mine[0]
             holder.beat = int(time.time())
             self._record(holder, "heartbeat")
+            # A spare that heartbeats for years must cost a claim what none does: its rows
+            # are compacted like a claim's (only its latest heartbeat is kept; see ledger).
+            self.ledger.compact_if_needed()  # never fails the heartbeat: a full disk defers it
             return holder
 
     # --- helpers, lock held -------------------------------------------------------------
