@@ -15,12 +15,16 @@ Everything is real: files, processes, pid namespaces (`unshare`).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import World
-from helpers import who
+from helpers import assert_one_line_error, end_session, hold_lock, lock_is_held, wait_for, who
 
 from codename_shell import config
 from codename_shell.allocator import Allocator
@@ -117,3 +121,111 @@ def test_reap_repairs_a_ledger_past_its_cap(world: World) -> None:
                                    if "FAIL" in line), doctor.stdout
     assert world.claim(world.sleeper().pid) == "Dwight"
     assert live_names(world) == ["Dwight", "Michael"]
+
+
+# --- row 3: a burst of claims on a busy machine -------------------------------------------------
+
+BURST = 1000
+
+
+def test_a_thousand_claims_at_once_are_all_granted_with_distinct_names(world: World) -> None:
+    """tmux-resurrect starts every pane at once: on 2 cores a holder of the lock waits seconds
+    for a CPU, and the old lock took such a holder for a stuck one (379 of 1,000 refused)."""
+    holders = [world.sleeper(3600) for _ in range(BURST)]
+    claims = [subprocess.Popen([sys.executable, "-m", "codename_shell", "claim", "--pid",
+                                str(p.pid)], env=world.env, cwd=world.home, text=True,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+              for p in holders]
+    results = []
+    try:
+        for c in claims:
+            out, err = c.communicate(timeout=1200)  # a bound on a hang, not on speed
+            results.append((c.returncode, out.strip(), err.strip()))
+    finally:
+        for c in claims:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+
+    refused = [err for code, _, err in results if code != 0]
+    assert refused == [], f"{len(refused)} refused, e.g. {refused[0]}"
+    names = [out for _, out, _ in results]
+    assert len(set(names)) == BURST
+    rows = who(world)
+    assert sorted(str(r["name"]) for r in rows) == sorted(names)
+    assert {int(str(r["pid"])) for r in rows} == {p.pid for p in holders}
+
+
+WORKER = r"""
+import sys, time
+from codename_shell.allocator import Lock
+
+# A holder that works (on a CPU) longer than the timeout, as a claim among many holders does
+# on a machine that is busy: slow, not stuck.
+with Lock(sys.argv[1]):
+    print("held", flush=True)
+    end = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:
+        pass
+"""
+
+
+def test_a_holder_that_works_past_the_timeout_is_waited_for(world: World) -> None:
+    from codename_shell.allocator import LOCK_TIMEOUT
+
+    lock = state_lock(world)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(lock.parent),
+                               str(3 * LOCK_TIMEOUT)], env=world.env, stdout=subprocess.PIPE,
+                              text=True)
+    world.children.append(worker)
+    assert worker.stdout is not None and worker.stdout.readline() == "held\n"
+
+    r = world.run("claim", "--pid", str(world.sleeper().pid))
+
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Michael"
+    assert worker.wait(timeout=60) == 0  # it kept the lock until it was done
+
+
+SPIN = "while True: pass\n"
+
+
+def test_a_busy_process_named_in_the_lock_file_does_not_vouch_for_its_real_holder(
+        world: World) -> None:
+    """The record names who took the lock last, not who holds it now: a holder that never
+    signed (`flock sleep`) behind the record of a process that is busy elsewhere is stuck."""
+    lock = state_lock(world)
+    busy = subprocess.Popen([sys.executable, "-c", SPIN], env=world.env)
+    world.children.append(busy)
+    stuck = hold_lock(world, lock)
+    try:
+        with open(lock, "r+b") as f:  # as if `busy` had been the last codename to hold it
+            f.write(f"{busy.pid} 1".encode().ljust(31) + b"\n")
+        r = world.run("claim", "--pid", str(world.sleeper().pid), timeout=120)
+        line = assert_one_line_error(r)
+        assert "stayed locked by one process" in line, line
+        assert lock_is_held(lock)
+    finally:
+        end_session(stuck)
+    assert who(world) == []
+
+
+def test_a_stopped_holder_is_stuck_however_busy_it_was(world: World) -> None:
+    import signal
+
+    lock = state_lock(world)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(lock.parent), "600"],
+                              env=world.env, stdout=subprocess.PIPE, text=True)
+    world.children.append(worker)
+    assert worker.stdout is not None and worker.stdout.readline() == "held\n"
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1]
+                 .split()[0] == "T", "the holder to stop")
+        r = world.run("claim", "--pid", str(world.sleeper().pid), timeout=120)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+    line = assert_one_line_error(r)
+    assert "stayed locked by one process" in line, line
+
