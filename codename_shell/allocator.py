@@ -302,7 +302,7 @@ class Allocator:
         if settings.rosters:  # its module loads only then (see sources/__init__)
             from codename_shell.sources import RosterSource
 
-            self.rosters = [RosterSource(p) for p in settings.rosters]
+            self.rosters = [RosterSource(p, self.state_dir) for p in settings.rosters]
             self.sources += self.rosters
         #: With [fleet]: the Redis shared with other hosts, one more source, and where names
         #: are reserved (see fleet/). Without, no fleet module is even imported.
@@ -418,17 +418,23 @@ class Allocator:
         self._prepare()
         # Before the lock: other claims need not wait on it.
         self.presence.known = rowcache.load(self.state_dir)
-        self._load_rosters()
+        self._load_rosters(name)
         if self.fleet is not None:
             self.fleet.prepare()  # its password file and DNS, bounded, before the lock
         return me
 
-    def _load_rosters(self) -> None:
+    def _load_rosters(self, wanted: str | None = None) -> None:
         """Read the rosters now, before the lock: other launchers write them without it, so
         a moment earlier answers as well, and a big roster's parse then delays no other claim.
-        Call it only right before a locked survey, which takes the rows read here."""
+        Call it only right before a locked survey, which takes the rows read here: only what
+        that survey must know of, the rows of names a claim may hand out or `wanted` (see
+        RosterSource.load), so that a roster of a million rows costs a claim next to nothing."""
+        if not self.rosters:
+            return
+        names = frozenset(casts.fold(short) for cast in self.settings.casts.values()
+                          for short, _ in cast)
         for roster in self.rosters:
-            roster.load()
+            roster.load(names, wanted)
 
     def _reaped_survey(self, theme: str, wanted: str | None) -> Survey:
         survey = self._quick_survey(theme, wanted)

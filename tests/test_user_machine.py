@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import World
 from helpers import assert_one_line_error, end_session, hold_lock, lock_is_held, wait_for, who
 
@@ -121,6 +120,112 @@ def test_reap_repairs_a_ledger_past_its_cap(world: World) -> None:
                                    if "FAIL" in line), doctor.stdout
     assert world.claim(world.sleeper().pid) == "Dwight"
     assert live_names(world) == ["Dwight", "Michael"]
+
+
+# --- row 2: a big roster, parsed once per change ----------------------------------------------
+
+def settle(path: Path) -> None:
+    """Wait until `path` last changed over a second ago: a version younger than that is never
+    kept (two changes within one tick of the clock leave the same times)."""
+    while time.time_ns() - path.stat().st_ctime_ns <= 1_100_000_000:
+        time.sleep(0.1)
+
+
+def opened(world: World, strace: str, *args: str) -> tuple[subprocess.CompletedProcess[str],
+                                                            str]:
+    """`codename ARGS` under strace: its result, and the files it opened."""
+    trace = world.root / "trace"
+    r = subprocess.run([strace, "-f", "-qq", "-e", "trace=open,openat", "-o", str(trace),
+                        sys.executable, "-m", "codename_shell", *args], env=world.env,
+                       cwd=world.home, capture_output=True, text=True, timeout=120)
+    return r, trace.read_text()
+
+
+def test_a_claim_parses_an_unchanged_roster_no_more(world: World) -> None:
+    """Every shell start parsed a 60 MB roster again: 6.4 s each (`who` 26 s)."""
+    from helpers import require_strace, use_roster
+
+    strace = require_strace()
+    roster = use_roster(world, [{"name": "Michael"}] + [
+        {"name": f"job-{i}", "host": f"ci-{i % 7}", "pid": 100 + i} for i in range(3000)])
+    settle(roster)
+    assert world.claim(world.sleeper().pid) == "Dwight"  # parses it, and keeps the parse
+
+    r, trace = opened(world, strace, "claim", "--pid", str(world.sleeper().pid))
+    assert (r.returncode, r.stdout.strip()) == (0, "Jim"), r.stderr
+    assert f'"{roster}"' not in trace
+    r, trace = opened(world, strace, "who", "--json")
+    assert r.returncode == 0, r.stderr
+    assert f'"{roster}"' not in trace
+    rows = json.loads(r.stdout)
+    assert len(rows) == 3003 and {row["name"] for row in rows} >= {"Michael", "Dwight", "Jim"}
+
+
+def test_a_roster_rewritten_in_place_is_read_again(world: World) -> None:
+    from helpers import use_roster
+
+    roster = use_roster(world, [{"name": "Dwight"}])
+    settle(roster)
+    assert world.claim(world.sleeper().pid) == "Michael"
+    assert world.claim(world.sleeper().pid) == "Jim"  # from the kept parse
+    # The same inode and size: only the times tell the new version from the kept one.
+    text = roster.read_text()
+    with open(roster, "r+") as f:
+        f.write(text.replace("Dwight", "Angela"))
+    assert roster.stat().st_size == len(text)
+    names = world.claim(world.sleeper().pid), world.claim(world.sleeper().pid)
+    assert names == ("Dwight", "Pam"), names  # Angela is the roster's now
+    held = {str(row["name"]) for row in who(world)}
+    assert "Angela" in held and held >= {"Michael", "Jim", "Dwight", "Pam"}
+
+
+def test_a_kept_roster_still_has_its_holders_checked_at_each_claim(world: World) -> None:
+    """What is kept is the parse, never whether a holder lives: a roster that never prunes
+    lists Michael under many gone pids, and under one live one until it ends."""
+    from helpers import kill, use_roster
+
+    beyond = int(Path("/proc/sys/kernel/pid_max").read_text())  # no process has these pids
+    live = world.sleeper()
+    gone = [{"name": "Michael", "pid": beyond + i} for i in range(1, 200)]
+    roster = use_roster(world, [*gone, {"name": "Michael", "pid": live.pid}, *gone])
+    settle(roster)
+    assert world.claim(world.sleeper().pid) == "Dwight"
+    assert world.claim(world.sleeper().pid) == "Jim"
+    kill(live)
+    assert world.claim(world.sleeper().pid) == "Michael"
+
+
+def test_a_kept_roster_holds_lookalike_overflow_and_asked_for_names(world: World) -> None:
+    from helpers import use_roster
+
+    ada = world.sleeper()
+    roster = use_roster(world, [
+        {"name": "Ada"}, {"name": "\uff27race", "pid": ada.pid}, {"name": "Ada 2"},
+        {"name": "GRACE \uff12", "host": "ci-7"}, {"name": "Bob", "host": "ci-7"},
+        *({"name": f"job-{i}"} for i in range(500))],
+        extra_config='theme = "crew"\n[themes.crew]\nnames = ["Ada", "Grace"]\n')
+    settle(roster)
+    for expected in ("Ada 3", "Grace 3"):  # the first claim keeps the parse, the next reads it
+        assert world.claim(world.sleeper().pid) == expected
+    line = assert_one_line_error(world.run("claim", "--pid", str(world.sleeper().pid),
+                                           "--name", "bob"))
+    assert "Bob is held by" in line, line
+    assert world.claim(world.sleeper().pid, "--name", "job-500") == "job-500"
+
+
+def test_a_roster_s_byte_order_mark_hides_no_holder(world: World) -> None:
+    """A roster saved by an editor that starts files with a UTF-8 BOM: its first row, read
+    as a bad line, handed its name out again."""
+    from helpers import use_roster
+
+    roster = use_roster(world, "\ufeff" + json.dumps({"name": "Michael", "kind": "job"})
+                        + "\n" + json.dumps({"name": "Dwight"}) + "\n")
+    assert roster.read_bytes().startswith(b"\xef\xbb\xbf{")
+    r = world.run("claim", "--pid", str(world.sleeper().pid))
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "Jim", "")
+    settle(roster)
+    assert world.claim(world.sleeper().pid) == "Pam"  # parsed and kept
+    assert world.claim(world.sleeper().pid) == "Ryan"  # from the kept parse
 
 
 # --- row 3: a burst of claims on a busy machine -------------------------------------------------
