@@ -309,6 +309,8 @@ class Allocator:
         self.fleet: Fleet | None = None
         #: After `reap(host)` with a fleet: how many of that host's names the fleet gave back.
         self.fleet_reaped = 0
+        #: After `reap(host)`: that host's rows kept for being of this very kernel (see reap).
+        self.reap_kept: list[Holder] = []
         #: A keeper of the fleet runs here though config.toml shows no [fleet] (a moment's
         #: blink: an editor's save): names handed out now are host-qualified (see _assign).
         self.fleet_blink = False
@@ -550,6 +552,13 @@ class Allocator:
             by_hand = [] if host is None else [
                 h for h in survey.live if h.host == host and {"presence", "ledger"} & set(h.sources)
                 and liveness.status(h) == liveness.UNKNOWN]
+            # A row of this very kernel (its boot id) is of another pid namespace of this
+            # machine (a container or `unshare -p` sharing $HOME, with our hostname or its
+            # own), or a process here whose /proc entry we may not read: alive or not is for
+            # its own side to say, and a claim there reaps it once its process ends. A
+            # hostname names no machine: removing these removed live terminals.
+            self.reap_kept = [h for h in by_hand if h.boot and h.boot == liveness.boot_id()]
+            by_hand = [h for h in by_hand if h not in self.reap_kept]
             self._forget([("reaped", h) for h in by_hand])
             reaped += by_hand
             self.presence.remove_unreadable()

@@ -188,14 +188,28 @@ def reap(ns: argparse.Namespace) -> int:
         ns_note = f" {show(h.ns)}" if h.host == liveness.host() and h.ns else ""
         print(f"removed {show(h.name)} (pid {h.pid} on host {show(h.host)}{ns_note}, {h.kind}; "
               f"{', '.join(h.sources)})")
+    for h in allocator.reap_kept:
+        print(f"kept {show(h.name)} (pid {h.pid}, {_namespace(h)}; {', '.join(h.sources)}): "
+              "alive or not is for its own side to say; a claim there reaps it once its "
+              "process ends")
     if not ghosts:
         print("no ghosts")
-    if ns.host is not None and len(ghosts) == len(reaped):
+    if ns.host is not None and len(ghosts) == len(reaped) and not allocator.reap_kept:
         print(f"no rows of host {show(ns.host)} that cannot be checked from here")
     if allocator.fleet_reaped:
         count = allocator.fleet_reaped
         print(f"gave back {count} fleet name{'s' if count > 1 else ''} of host {show(ns.host)}")
     return 0
+
+
+def _namespace(h: Holder) -> str:
+    """Where a row of this very kernel that cannot be checked from here lives, for a person."""
+    from codename_shell import liveness
+
+    if liveness.written_here(h):
+        return "this pid namespace, its /proc entry unreadable"
+    return report.printable(f"another pid namespace of this machine, {h.ns or 'unnamed'}, "
+                            f"hostname {h.host or '?'}")
 
 
 def doctor(ns: argparse.Namespace) -> int:
