@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import World
 from helpers import assert_one_line_error, end_session, hold_lock, lock_is_held, wait_for, who
 
@@ -334,3 +335,95 @@ def test_a_stopped_holder_is_stuck_however_busy_it_was(world: World) -> None:
     line = assert_one_line_error(r)
     assert "stayed locked by one process" in line, line
 
+
+
+# --- row 5: lookalike names, and control characters on every printer ----------------------------
+
+# `Pam` in fullwidth letters, in mathematical bold, with a circled P.
+LOOKALIKES = ["\uff30\uff41\uff4d", "\U0001d40f\U0001d41a\U0001d426", "\u24c5am"]
+
+
+def test_pam_in_lookalike_letters_is_pam_to_claims_log_and_doctor(world: World) -> None:
+    from helpers import use_roster
+
+    pam = world.sleeper()
+    assert world.claim(pam.pid, "--name", "Pam") == "Pam"
+    for lookalike in LOOKALIKES:
+        line = assert_one_line_error(world.run("claim", "--pid", str(world.sleeper().pid),
+                                               "--name", lookalike))
+        assert "Pam is held by" in line, line
+        r = world.run("log", "--json", "--name", lookalike)  # Pam's history, by any spelling
+        assert [(e["event"], e["name"]) for e in json.loads(r.stdout)] == [("claimed", "Pam")]
+
+    # Another launcher hands out Pam in bold letters: the same name to a reader, held twice.
+    use_roster(world, [{"name": LOOKALIKES[1], "kind": "job"}])
+    doctor = world.run("doctor")
+    assert doctor.returncode == 1, doctor.stdout
+    (line,) = [line for line in doctor.stdout.splitlines() if "DUPLICATE" in line]
+    assert "held by 2 live holders" in line and f"pid {pam.pid}" in line, line
+
+
+CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+HOSTILE = r"""
+import sys
+from codename_shell import liveness
+from codename_shell.sources import LedgerSource, PresenceSource
+
+# A row as a damaged or forged file could hold it: the row reader refuses C0 controls in a
+# name, not DEL nor C1 (CSI is \x9b); every other field holds anything but tabs and newlines.
+h = liveness.identify(int(sys.argv[1]))
+h.name, h.full = "Ev\x9b31mil\x7f", "Full\x1b]0;pwn\x07 name\x85"
+h.kind, h.theme, h.tty = "job\x1b[2J", "th\x9deme", "pts\x1b[1m"
+PresenceSource(sys.argv[2]).record(h)
+LedgerSource(sys.argv[3]).append([("claimed", h)])
+"""
+
+
+@pytest.fixture
+def hostile(world: World) -> int:
+    """A live holder whose row holds control characters, beside a roster whose host and
+    lines do; the pid of the holder."""
+    from helpers import use_roster
+
+    holder = world.sleeper()
+    for d in (world.presence_dir, world.state / "codename"):
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    r = subprocess.run([sys.executable, "-c", HOSTILE, str(holder.pid), str(world.presence_dir),
+                        str(world.state / "codename")], env=world.env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    use_roster(world, json.dumps({"name": "Rosa", "host": "h\x1b]52;c;AAAA\x07ost\x9b"})
+               + "\n{bad line \x1b[31m\n" + json.dumps({"name": "Ro\u2028sa"}) + "\n")
+    return holder.pid
+
+
+PRINTERS = [("who",), ("who", "--markdown"), ("who", "--json"), ("roster",), ("log",),
+            ("log", "--json"), ("doctor",), ("doctor", "--json"), ("claim", "--pid", "{pid}"),
+            ("claim", "--pid", "{pid}", "--json"), ("heartbeat", "--pid", "{pid}"),
+            ("release", "--pid", "{pid}"), ("claim", "--pid", "{me}", "--name", "ev\x9b31mil\x7f"),
+            ("reap", "--host", "far\x1b]0;x\x07away")]
+
+
+@pytest.mark.parametrize("command", PRINTERS, ids=lambda c: "-".join(c).replace("{", "").replace(
+    "}", "").encode("unicode_escape").decode())
+def test_no_control_character_leaves_codename(world: World, hostile: int,
+                                              command: tuple[str, ...]) -> None:
+    args = [a.format(pid=hostile, me=world.sleeper().pid) for a in command]
+    r = world.run(*args)
+    assert "Traceback" not in r.stderr, r.stderr
+    leaked = sorted(set(CONTROLS.findall(r.stdout + r.stderr)))
+    assert leaked == [], (leaked, r.stdout, r.stderr)
+    if command[0] == "who" and "--json" not in command:
+        assert "x9b31mil" in r.stdout, r.stdout  # shown, escaped (`\\x9b`)
+
+
+def test_a_note_and_its_echo_hold_no_control_character(world: World, hostile: int) -> None:
+    notes = world.home / "notes.md"
+    script = (f'{sys.executable} -m codename_shell claim --pid $$ >/dev/null && '
+              f'{sys.executable} -m codename_shell note "hi \x1b[31m there\x9b"')
+    r = subprocess.run(["bash", "-c", script], env={**world.env, "CODENAME_NOTES": str(notes)},
+                       capture_output=True, text=True, cwd=world.home, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert CONTROLS.findall(r.stdout + r.stderr + notes.read_text()) == []
+    assert "hi" in notes.read_text() and "there" in notes.read_text()
