@@ -169,15 +169,34 @@ def test_a_roster_rewritten_in_place_is_read_again(world: World) -> None:
     settle(roster)
     assert world.claim(world.sleeper().pid) == "Michael"
     assert world.claim(world.sleeper().pid) == "Jim"  # from the kept parse
-    # The same inode and size: only the times tell the new version from the kept one.
-    text = roster.read_text()
+    # The same inode and size, and its mtime put back (as `cp -p` and `rsync -t` do): only
+    # the ctime tells the new version from the kept one.
+    text, before = roster.read_text(), roster.stat()
     with open(roster, "r+") as f:
         f.write(text.replace("Dwight", "Angela"))
-    assert roster.stat().st_size == len(text)
+    os.utime(roster, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = roster.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino, before.st_size, before.st_mtime_ns)
     names = world.claim(world.sleeper().pid), world.claim(world.sleeper().pid)
     assert names == ("Dwight", "Pam"), names  # Angela is the roster's now
     held = {str(row["name"]) for row in who(world)}
     assert "Angela" in held and held >= {"Michael", "Jim", "Dwight", "Pam"}
+
+
+def test_a_kept_roster_is_looked_at_again_for_a_cast_added_since(world: World) -> None:
+    """A claim reads only the roster's rows of names a cast holds: a cast added to config.toml
+    since the roster was kept makes other rows count."""
+    from helpers import use_roster
+
+    roster = use_roster(world, [{"name": "Ada", "host": "ci-7"}, {"name": "Dwight"}])
+    settle(roster)
+    assert world.claim(world.sleeper().pid) == "Michael"
+    assert world.claim(world.sleeper().pid) == "Jim"  # from the kept rows
+    config = world.config_file.read_text()
+    world.write_config('theme = "crew"\n[themes.crew]\nnames = ["Ada", "Grace"]\n' + config)
+    assert world.claim(world.sleeper().pid) == "Grace"
+    assert world.claim(world.sleeper().pid) == "Ada 2"
 
 
 def test_a_kept_roster_still_has_its_holders_checked_at_each_claim(world: World) -> None:
