@@ -48,14 +48,15 @@ class Lock:
     name as free. Whoever takes it writes who it is (pid and a nonce) at the start of the
     file. A waiter gives up (LockTimeout) only when the holder makes no progress for `timeout`
     seconds: a stuck process, not a long queue nor a starved one. Progress is a new holder (a
-    queue of 1,000 claims passes the lock from holder to holder), or a holder that is runnable
-    or running, or one whose CPU time grew: on 2 cores under a burst of 1,000 claims a holder
-    may wait seconds for a CPU, and waiting for a CPU is not being stuck. Asleep, stopped, and
-    no CPU time spent for `timeout` seconds is (a `flock` that sleeps, a SIGSTOPped claim).
-    `limit` bounds the whole wait all the same (LOCK_LIMIT; a caller that passes `timeout`
-    alone waits at most that long in all). flock is released by the kernel when its process
-    dies, so a kill -9 at any point cannot wedge the next claim, and the record a dead holder
-    leaves is only ever read while someone else holds the lock.
+    queue of 1,000 claims passes the lock from holder to holder), or a holder that is
+    runnable, running or waiting on the disk, or one whose CPU time grew: on 2 cores under a
+    burst of 1,000 claims a holder may wait seconds for a CPU, and waiting for a CPU is not
+    being stuck. Asleep, stopped, and no CPU time spent for `timeout` seconds is (a `flock`
+    that sleeps, a SIGSTOPped claim). `limit` bounds the whole wait all the same (LOCK_LIMIT;
+    a caller that passes `timeout` alone waits at most that long in all). flock is released
+    by the kernel when its process dies, so a kill -9 at any point cannot wedge the next
+    claim, and the record a dead holder leaves is only ever read while someone else holds
+    the lock.
     """
 
     def __init__(self, state_dir: str, timeout: float | None = None,

@@ -68,10 +68,10 @@ class LedgerSource(Source):
         self._open: dict[_Key, Holder] = {}
         #: The latest `heartbeat` row of each holder, as written: compaction keeps it.
         self._beats: dict[_Key, str] = {}
-        #: The line numbers of each holder's `heartbeat` rows, and of the file's last line:
-        #: what compaction leaves out of the archive, found without parsing rows again.
+        #: The line numbers of each holder's `heartbeat` rows: what compaction leaves out of
+        #: the archive, found without parsing rows again.
         self._beat_lines: dict[_Key, list[int]] = {}
-        self._lines = 0
+        self._lines = 0  # the number of the file's last whole line
         #: Past LEDGER_MAX when last read: read in pieces, and compacted at once.
         self.oversized = False
 
