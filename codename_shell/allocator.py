@@ -27,9 +27,17 @@ if TYPE_CHECKING:
     from codename_shell.fleet import Fleet
     from codename_shell.sources.roster import RosterSource
 
-LOCK_TIMEOUT = 2.0  # seconds one holder may keep the lock; past this a shell start gives up
-LOCK_LIMIT = 60.0  # seconds of waiting in all, however the queue moves: never a hang
-_POLL = 0.01  # seconds between looks at a busy lock, at most
+LOCK_TIMEOUT = 2.0  # seconds a holder may go without progress; past this a shell start gives up
+# Seconds of waiting in all, however the queue moves: never a hang. A burst of 1,000 claims
+# on 2 cores (tmux-resurrect starting every pane at once) keeps the lock moving for over a
+# minute, and the kernel's queue is not first come, first served: a claim may wait the burst out.
+LOCK_LIMIT = 300.0
+_POLL = 0.01  # seconds between looks at a busy lock while the wait is short, at most
+# Past that, the looks thin out, to at most one in _POLL_LONG s: 1,000 waiters looking every
+# 10 ms would take much of 2 cores from the holder they wait for. With many waiters someone
+# looks within a fraction of a millisecond anyway; with few, the lock idles at most that long.
+_LONG_WAIT = 0.1  # seconds
+_POLL_LONG = 0.1  # seconds
 _RECORD = 32  # bytes at the start of the lock file: "<pid> <nonce>" of its latest holder
 
 
@@ -38,13 +46,17 @@ class Lock:
 
     Every read-decide-write of names happens inside it, so two claims can never both see a
     name as free. Whoever takes it writes who it is (pid and a nonce) at the start of the
-    file. A waiter gives up (LockTimeout) only when the same holder has kept it for `timeout`
-    seconds: a stuck process, not a long queue. 200 claims at once pass the lock from holder
-    to holder, each change is progress, and every one of them is granted; `limit` bounds the
-    whole wait all the same (LOCK_LIMIT; a caller that passes `timeout` alone waits at most
-    that long in all). flock is released by the kernel when its process dies, so a
-    kill -9 at any point cannot wedge the next claim, and the record a dead holder leaves is
-    only ever read while someone else holds the lock.
+    file. A waiter gives up (LockTimeout) only when the holder makes no progress for `timeout`
+    seconds: a stuck process, not a long queue nor a starved one. Progress is a new holder (a
+    queue of 1,000 claims passes the lock from holder to holder), or a holder that is
+    runnable, running or waiting on the disk, or one whose CPU time grew: on 2 cores under a
+    burst of 1,000 claims a holder may wait seconds for a CPU, and waiting for a CPU is not
+    being stuck. Asleep, stopped, and no CPU time spent for `timeout` seconds is (a `flock`
+    that sleeps, a SIGSTOPped claim). `limit` bounds the whole wait all the same (LOCK_LIMIT;
+    a caller that passes `timeout` alone waits at most that long in all). flock is released
+    by the kernel when its process dies, so a kill -9 at any point cannot wedge the next
+    claim, and the record a dead holder leaves is only ever read while someone else holds
+    the lock.
     """
 
     def __init__(self, state_dir: str, timeout: float | None = None,
@@ -73,6 +85,10 @@ class Lock:
         began = changed = time.monotonic()
         holder = b""
         delay = 0.0005
+        # The holder's (pid, CPU ticks) when last looked at, and when to look again: only
+        # once its record has stood for half the timeout (a slow holder, not a queue).
+        seen_busy: tuple[int, int] | None = None
+        probe_at = began + self.timeout / 2
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -82,16 +98,29 @@ class Lock:
             now = time.monotonic()
             seen = _holder_record(fd)
             if seen != holder:
-                holder, changed = seen, now  # another holder than last time: the queue moves
-            elif now - changed >= self.timeout:
+                # Another holder than last time: the queue moves.
+                holder, changed, seen_busy = seen, now, None
+                probe_at = now + self.timeout / 2
+            elif now >= probe_at:
+                probe_at = now + self.timeout / 4
+                busy = _holder_activity(fd)
+                if busy is not None:
+                    pid, ticks, running = busy
+                    if running or (seen_busy is not None and seen_busy != (pid, ticks)):
+                        changed = now  # starved or working: slow, not stuck
+                    seen_busy = (pid, ticks)
+            if now - changed >= self.timeout:
                 raise LockTimeout(f"{printable(self.path)} stayed locked by one process for "
-                                  f"{self.timeout:.0f} s; is a codename process stuck? "
-                                  "(`codename doctor`)")
+                                  f"{self.timeout:.0f} s without progress; is a codename "
+                                  "process stuck? (`codename doctor`)")
             if now - began >= self.limit:
                 raise LockTimeout(f"{printable(self.path)} stayed busy for {self.limit:.0f} s, "
                                   "passed from claim to claim without reaching this one")
-            time.sleep(delay)
-            delay = min(delay * 2, _POLL)
+            # A jitter of ±50% from the clock's own digits (no `random` at a shell start):
+            # waiters that began together do not keep looking together.
+            time.sleep(delay * (0.5 + time.monotonic_ns() % 1024 / 1024))
+            waited = now - began
+            delay = min(delay * 2, _POLL if waited < _LONG_WAIT else min(_POLL_LONG, waited / 10))
 
     def _sign(self) -> None:
         """Say who holds the lock now, for the waiters to tell progress from a stuck holder."""
@@ -100,7 +129,7 @@ class Lock:
             os.pwrite(self.fd, record, 0)
         except OSError:
             # A full disk, if the file is new (overwriting its first block needs no room).
-            # Waiters then see the previous record stay and may give up after `timeout`.
+            # Waiters then see the previous record stay, and judge the holder by its CPU.
             pass
 
     def __exit__(self, *exc: object) -> None:
@@ -113,6 +142,54 @@ def _holder_record(fd: int) -> bytes:
         return os.pread(fd, _RECORD, 0)
     except OSError:
         return b""
+
+
+def _holder_activity(fd: int) -> tuple[int, int, bool] | None:
+    """(pid, CPU ticks spent, runnable or running now) of the process holding the flock on
+    `fd`'s file, or None when that cannot be told (not Linux, a holder not visible here).
+
+    The holder comes from the kernel's own table, /proc/locks, not from the record: a holder
+    that has not signed yet (it is starved between its flock and its write), or a process
+    that is not codename (`flock(1)`), leaves another process's record in place.
+    """
+    try:
+        st = os.fstat(fd)
+        table = _read_small("/proc/locks")
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    inode = f":{st.st_ino}"
+    pids: list[tuple[bool, int]] = []
+    for line in table.split(b"\n"):
+        # "1: FLOCK  ADVISORY  WRITE 1785 fe:00:2179292 0 EOF"; "1: -> FLOCK …" waits.
+        fields = line.decode("ascii", "replace").split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(inode) \
+                and fields[4].isdigit() and int(fields[4]) > 0:
+            pids.append((fields[5] == device, int(fields[4])))
+    if not pids:
+        return None
+    # An overlay shows its upper file's device here, not the one fstat gives: the inode
+    # decides, the device only breaks a tie.
+    pid = max(pids)[1]
+    try:
+        stat = _read_small(f"/proc/{pid}/stat")
+    except OSError:
+        return None
+    after = stat[stat.rfind(b")") + 2:].split()
+    try:
+        # State, then utime and stime (fields 3, 14 and 15 of proc(5)). Runnable (R) or
+        # waiting on the disk (D): it will go on by itself.
+        return pid, int(after[11]) + int(after[12]), after[0] in (b"R", b"D")
+    except (IndexError, ValueError):
+        return None
+
+
+def _read_small(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
 
 
 #: A quick survey reads /proc for every holder while there are no more than this many (see
@@ -226,13 +303,15 @@ class Allocator:
         if settings.rosters:  # its module loads only then (see sources/__init__)
             from codename_shell.sources import RosterSource
 
-            self.rosters = [RosterSource(p) for p in settings.rosters]
+            self.rosters = [RosterSource(p, self.state_dir) for p in settings.rosters]
             self.sources += self.rosters
         #: With [fleet]: the Redis shared with other hosts, one more source, and where names
         #: are reserved (see fleet/). Without, no fleet module is even imported.
         self.fleet: Fleet | None = None
         #: After `reap(host)` with a fleet: how many of that host's names the fleet gave back.
         self.fleet_reaped = 0
+        #: After `reap(host)`: that host's rows kept for being of this very kernel (see reap).
+        self.reap_kept: list[Holder] = []
         #: A keeper of the fleet runs here though config.toml shows no [fleet] (a moment's
         #: blink: an editor's save): names handed out now are host-qualified (see _assign).
         self.fleet_blink = False
@@ -342,17 +421,23 @@ class Allocator:
         self._prepare()
         # Before the lock: other claims need not wait on it.
         self.presence.known = rowcache.load(self.state_dir)
-        self._load_rosters()
+        self._load_rosters(name)
         if self.fleet is not None:
             self.fleet.prepare()  # its password file and DNS, bounded, before the lock
         return me
 
-    def _load_rosters(self) -> None:
+    def _load_rosters(self, wanted: str | None = None) -> None:
         """Read the rosters now, before the lock: other launchers write them without it, so
         a moment earlier answers as well, and a big roster's parse then delays no other claim.
-        Call it only right before a locked survey, which takes the rows read here."""
+        Call it only right before a locked survey, which takes the rows read here: only what
+        that survey must know of, the rows of names a claim may hand out or `wanted` (see
+        RosterSource.load), so that a roster of a million rows costs a claim next to nothing."""
+        if not self.rosters:
+            return
+        names = frozenset(casts.fold(short) for cast in self.settings.casts.values()
+                          for short, _ in cast)
         for roster in self.rosters:
-            roster.load()
+            roster.load(names, wanted)
 
     def _reaped_survey(self, theme: str, wanted: str | None) -> Survey:
         survey = self._quick_survey(theme, wanted)
@@ -468,6 +553,13 @@ class Allocator:
             by_hand = [] if host is None else [
                 h for h in survey.live if h.host == host and {"presence", "ledger"} & set(h.sources)
                 and liveness.status(h) == liveness.UNKNOWN]
+            # A row of this very kernel (its boot id) is of another pid namespace of this
+            # machine (a container or `unshare -p` sharing $HOME, with our hostname or its
+            # own), or a process here whose /proc entry we may not read: alive or not is for
+            # its own side to say, and a claim there reaps it once its process ends. A
+            # hostname names no machine: removing these removed live terminals.
+            self.reap_kept = [h for h in by_hand if h.boot and h.boot == liveness.boot_id()]
+            by_hand = [h for h in by_hand if h not in self.reap_kept]
             self._forget([("reaped", h) for h in by_hand])
             reaped += by_hand
             self.presence.remove_unreadable()
@@ -493,6 +585,9 @@ class Allocator:
             holder = mine[0]
             holder.beat = int(time.time())
             self._record(holder, "heartbeat")
+            # A spare that heartbeats for years must cost a claim what none does: its rows
+            # are compacted like a claim's (only its latest heartbeat is kept; see ledger).
+            self.ledger.compact_if_needed()  # never fails the heartbeat: a full disk defers it
             return holder
 
     # --- helpers, lock held -------------------------------------------------------------

@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:  # the last line of defence: one line, the traceback to a file
         from codename_shell.crashlog import log_exception
+        from codename_shell.errors import printable  # the message may quote a row
 
-        print(f"codename: internal error ({type(e).__name__}: {e}); details in "
-              f"{log_exception()}", file=sys.stderr)
+        print(printable(f"codename: internal error ({type(e).__name__}: {e}); details in "
+                        f"{log_exception()}"), file=sys.stderr)
         return 1
 
 

@@ -50,8 +50,12 @@ def _warn_sources(allocator: Allocator) -> None:
     for source in allocator.sources:
         if source.label.startswith(("roster:", "fleet")):
             for problem in source.problems:
-                print(f"codename: warning: {problem}", file=sys.stderr)
+                print(f"codename: warning: {report.printable(problem)}", file=sys.stderr)
 
+
+# A name printed below may be one a row holds (the same process asking again, a release): rows
+# are files, and a damaged or forged one can carry a DEL or a C1 control (CSI) that the row
+# reader lets through. So every name goes out through `printable`, as in `who`.
 
 def claim(ns: argparse.Namespace) -> int:
     allocator = Allocator(_settings())
@@ -60,13 +64,13 @@ def claim(ns: argparse.Namespace) -> int:
     if ns.json:
         print(report.to_json(report.as_dict(holder)))
     else:
-        print(holder.name)
+        print(report.printable(holder.name))
     return 0
 
 
 def release(ns: argparse.Namespace) -> int:
     for holder in Allocator(_settings()).release(_pid(ns)):
-        print(f"released {holder.name}")
+        print(f"released {report.printable(holder.name)}")
     return 0
 
 
@@ -77,15 +81,22 @@ def rename(ns: argparse.Namespace) -> int:
     if ns.shell:
         sys.stdout.write(shells.assignments(ns.shell, {
             "CODENAME": holder.name, "CODENAME_FULL": holder.full}))
-        print(f"codename: this terminal is now {holder.name}", file=sys.stderr)
+        print(f"codename: this terminal is now {report.printable(holder.name)}", file=sys.stderr)
     else:
-        print(holder.name)
+        print(report.printable(holder.name))
     return 0
 
 
 def _live(settings: config.Settings) -> list[Holder]:
     """The live holders, oldest first, each with what it is doing (`activity`)."""
+    import gc
+
     from codename_shell import activity
+
+    # A roster of a million rows makes a million holders, none in a cycle; collecting
+    # through them again and again cost `who` about a third of its time. The command ends
+    # soon after.
+    gc.disable()
 
     allocator = Allocator(settings)
     if allocator.fleet is not None:
@@ -138,7 +149,8 @@ def themes(ns: argparse.Namespace) -> int:
     for row in rows:
         mark = "*" if row["today"] else " "
         origin = "" if row["builtin"] else "  (config.toml)"
-        print(f"{mark} {row['name']:<12} {row['size']:>3} names  {row['title']}{origin}")
+        line = f"{mark} {row['name']:<12} {row['size']:>3} names  {row['title']}{origin}"
+        print(report.printable(line))
     print("* today's theme")
     return 0
 
@@ -153,13 +165,13 @@ def theme(ns: argparse.Namespace) -> int:
                                 f"{', '.join(sorted(settings.casts))}")
         path = config.set_theme(ns.name)
         after, why = config.load().theme_in_force()
-        print(f"new sessions draw from {after} ({why}; saved to {path})")
+        print(report.printable(f"new sessions draw from {after} ({why}; saved to {path})"))
         if os.environ.get("CODENAME_THEME"):
             print("codename: note: CODENAME_THEME is set in this environment and wins",
                   file=sys.stderr)
         return 0
     current, why = settings.theme_in_force()
-    print(f"{current} ({why})" if sys.stdout.isatty() else current)
+    print(report.printable(f"{current} ({why})" if sys.stdout.isatty() else current))
     return 0
 
 
@@ -181,14 +193,28 @@ def reap(ns: argparse.Namespace) -> int:
         ns_note = f" {show(h.ns)}" if h.host == liveness.host() and h.ns else ""
         print(f"removed {show(h.name)} (pid {h.pid} on host {show(h.host)}{ns_note}, {h.kind}; "
               f"{', '.join(h.sources)})")
+    for h in allocator.reap_kept:
+        print(f"kept {show(h.name)} (pid {h.pid}, {_namespace(h)}; {', '.join(h.sources)}): "
+              "alive or not is for its own side to say; a claim there reaps it once its "
+              "process ends")
     if not ghosts:
         print("no ghosts")
-    if ns.host is not None and len(ghosts) == len(reaped):
+    if ns.host is not None and len(ghosts) == len(reaped) and not allocator.reap_kept:
         print(f"no rows of host {show(ns.host)} that cannot be checked from here")
     if allocator.fleet_reaped:
         count = allocator.fleet_reaped
         print(f"gave back {count} fleet name{'s' if count > 1 else ''} of host {show(ns.host)}")
     return 0
+
+
+def _namespace(h: Holder) -> str:
+    """Where a row of this very kernel that cannot be checked from here lives, for a person."""
+    from codename_shell import liveness
+
+    if liveness.written_here(h):
+        return "this pid namespace, its /proc entry unreadable"
+    return report.printable(f"another pid namespace of this machine, {h.ns or 'unnamed'}, "
+                            f"hostname {h.host or '?'}")
 
 
 def doctor(ns: argparse.Namespace) -> int:
@@ -230,7 +256,7 @@ def run(ns: argparse.Namespace) -> int:
 
 def heartbeat(ns: argparse.Namespace) -> int:
     holder = Allocator(_settings()).heartbeat(_pid(ns))
-    print(f"{holder.name}: heartbeat refreshed")
+    print(f"{report.printable(holder.name)}: heartbeat refreshed")
     return 0
 
 

@@ -244,6 +244,18 @@ def _check_unknown(out: Report, survey: Survey, ttl: int) -> None:
         quiet = liveness.silence(h)
         heard = "last heartbeat " + (f"{quiet // 60} min" if quiet >= 120 else f"{quiet} s") + (
             f" ago, quiet for over heartbeat_ttl ({ttl} s)" if quiet >= ttl else " ago")
+        if h.boot and h.boot == liveness.boot_id():
+            # This very kernel: another pid namespace of this machine (a container or
+            # `unshare -p` sharing $HOME, whatever its hostname), or a process here whose
+            # /proc entry we may not read. Its own side checks it; `reap --host` by a
+            # hostname would remove live terminals (and keeps these rows: see Allocator.reap).
+            where = ("this pid namespace (its /proc entry cannot be read)"
+                     if liveness.written_here(h) else
+                     f"another pid namespace of this machine ({h.ns or 'unnamed'}, hostname "
+                     f"{h.host or '?'})")
+            out.note("unverifiable", f"{who} in {where} cannot be checked from here; checked "
+                     f"by its own side, where a claim reaps it once its process ends ({heard})")
+            continue
         out.note("unverifiable", f"{who} on {liveness.elsewhere(h)} cannot be "
                  f"checked from here; kept until its own host sees it end ({heard}); if that "
                  f"host is gone for good: `codename reap --host {h.host}`")

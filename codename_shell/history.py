@@ -213,9 +213,11 @@ def select(events: list[Event], name: str | None = None,
 
 
 def _fold(name: str) -> str:
-    import unicodedata
+    """As the allocator compares names (`casts.fold`: NFKC and casefold): `--name` with Pam in
+    fullwidth letters is Pam's history, as such a `claim --name` is refused while Pam lives."""
+    from codename_shell import casts
 
-    return unicodedata.normalize("NFC", name).casefold()
+    return casts.fold(name)
 
 
 def parse_since(text: str, now: float | None = None) -> float:

@@ -12,7 +12,7 @@ import signal
 import sys
 
 from codename_shell.allocator import Allocator
-from codename_shell.errors import CodenameError
+from codename_shell.errors import CodenameError, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def run(argv: list[str], *, name: str | None, settings: Settings) -> int:
         try:
             allocator.release(pid)
         except CodenameError as e:
-            print(f"codename: could not release {holder.name}: {e}", file=sys.stderr)
+            print(printable(f"codename: could not release {holder.name}: {e}"), file=sys.stderr)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     return status
 
@@ -67,7 +67,7 @@ def _child(argv: list[str], ready: int, mask: set[signal.Signals | int]) -> None
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as e:
-        print(f"codename: cannot run {argv[0]}: {e.strerror}", file=sys.stderr)
+        print(printable(f"codename: cannot run {argv[0]}: {e.strerror}"), file=sys.stderr)
         os._exit(127 if isinstance(e, FileNotFoundError) else 126)
 
 

@@ -197,6 +197,39 @@ MUTANTS = (
            r"if \[\[ -n \$\{CODENAME-\} \|\| -n \$__codename_title_printed \]\]; then",
            "if [[ -n ${CODENAME-} ]]; then",
            ("tests/test_user_rc.py::test_a_release_clears_the_name_from_the_window_title[bash]",)),
+    Mutant("ad", "doctor's duplicate check compares names without folding them",
+           "codename_shell/allocator.py",
+           r"by_name\.setdefault\(casts\.fold\(h\.name\), \[\]\)", "by_name.setdefault(h.name, [])",
+           ("tests/test_user_machine.py::test_pam_in_lookalike_letters_is_pam_to_claims_log_and"
+            "_doctor",)),
+    Mutant("ae", "a roster's UTF-8 byte order mark is kept, its first row a bad line",
+           "codename_shell/sources/roster.py", r'\.removeprefix\("\\ufeff"\)', "",
+           ("tests/test_user_machine.py::test_a_roster_s_byte_order_mark_hides_no_holder",)),
+    Mutant("af", "who prints a name without escaping it",
+           "codename_shell/report.py", r"return \[printable\(c\) for c in cells\]",
+           "return [cells[0], *(printable(c) for c in cells[1:])]",
+           ("tests/test_user_machine.py::test_no_control_character_leaves_codename",)),
+    Mutant("ag", "a heartbeat never compacts the ledger",
+           "codename_shell/allocator.py",
+           r"self\.ledger\.compact_if_needed\(\)  # never fails the heartbeat", "pass  #",
+           ("tests/test_user_machine.py::test_a_spare_that_heartbeats_for_ever_keeps_the_ledger"
+            "_as_small_as_none",)),
+    Mutant("ah", "the lock takes a holder that works on a CPU for a stuck one",
+           "codename_shell/allocator.py", r"if running or \(", "if False and (",
+           ("tests/test_user_machine.py::test_a_holder_that_works_past_the_timeout_is_waited_for",)),
+    Mutant("ai", "reap --host removes another pid namespace of this very machine",
+           "codename_shell/allocator.py",
+           r"self\.reap_kept = \[h for h in by_hand if h\.boot and [^\n]*\]", "self.reap_kept = []",
+           ("tests/test_other_hosts.py::test_a_container_sharing_home_is_never_reaped_by"
+            "_hostname",)),
+    Mutant("aj", "a kept roster is believed without its ctime",
+           "codename_shell/rostercache.py", r"st\.st_mtime_ns, st\.st_ctime_ns\n",
+           "st.st_mtime_ns, 0\n",
+           ("tests/test_user_machine.py::test_a_roster_rewritten_in_place_is_read_again",)),
+    Mutant("ak", "a roster's kept index serves casts it was not made for",
+           "codename_shell/rostercache.py", r", sorted\(names\)\)", ")", places=2,
+           tests=("tests/test_user_machine.py::test_a_kept_roster_is_looked_at_again_for_a_cast"
+                  "_added_since",)),
 )
 
 

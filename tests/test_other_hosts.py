@@ -155,35 +155,48 @@ def test_a_holder_that_ends_is_reaped_by_its_own_host(
 
 # --- by hand: reap --host and doctor ----------------------------------------------------------
 
+# Another machine: its own boot id (the running kernel's random number) and machine id. No
+# namespace made here can have another kernel, so its rows are written as that machine would.
+ANOTHER_BOOT = "0f0f0f0f-0000-4000-8000-000000000000"
+ANOTHER_MACHINE = "0123456789abcdef0123456789abcdef"
+
+
+def another_machine(world: World, name: str, hostname: str = OTHER_HOST) -> Path:
+    return write_presence(world, name, 4242, host=hostname, start=1, boot=ANOTHER_BOOT,
+                          machine=ANOTHER_MACHINE)
+
+
 def test_reap_host_removes_a_host_s_rows_by_hand(
         world: World, boxes: Callable[[str | None], Box]) -> None:
-    far, twin = boxes(OTHER_HOST), boxes(None)
-    far_pid, twin_pid = far.sleeper(), twin.sleeper()
-    assert far.claim(far_pid) == "Michael"
+    another_machine(world, "Michael")
+    twin = boxes(None)
+    twin_pid = twin.sleeper()
     assert twin.claim(twin_pid) == "Dwight"
     mine = world.sleeper()
     assert world.claim(mine.pid) == "Jim"
 
     r = world.run("reap", "--host", OTHER_HOST)
     assert r.returncode == 0, r.stderr
-    assert f"removed Michael (pid {far_pid} on host {OTHER_HOST}," in r.stdout, r.stdout
+    assert f"removed Michael (pid 4242 on host {OTHER_HOST}," in r.stdout, r.stdout
     assert names(world) == ["Dwight", "Jim"]
     assert world.claim(world.sleeper().pid) == "Michael"
 
-    # Our own hostname: only what cannot be checked from here goes (the other pid
-    # namespace's row); our own live holder is judged by /proc and stays.
+    # Our own hostname: our own live holder is judged by /proc and stays, and so does the
+    # other pid namespace's row: this very kernel's, for that namespace to judge (issue 17).
     r = world.run("reap", "--host", liveness.host())
     assert r.returncode == 0, r.stderr
-    (line,) = [line for line in r.stdout.splitlines() if line.startswith("removed")]
-    assert "Dwight" in line and f"pid {twin_pid} " in line and "pid:[" in line, line
-    assert names(world) == ["Jim", "Michael"]
-    assert ("reaped", "Dwight") in [(e, n) for e, n, _ in ledger_rows(world)]
+    assert not [line for line in r.stdout.splitlines() if line.startswith("removed")], r.stdout
+    (line,) = [line for line in r.stdout.splitlines() if line.startswith("kept")]
+    assert "Dwight" in line and f"pid {twin_pid}," in line and "pid:[" in line, line
+    assert "another pid namespace of this machine" in line, line
+    assert names(world) == ["Dwight", "Jim", "Michael"]
+    assert ("reaped", "Dwight") not in [(e, n) for e, n, _ in ledger_rows(world)]
 
     r = world.run("reap", "--host", "nowhere.example")
     assert r.returncode == 0
     assert r.stdout.splitlines() == [
         "no ghosts", "no rows of host nowhere.example that cannot be checked from here"]
-    assert names(world) == ["Jim", "Michael"]
+    assert names(world) == ["Dwight", "Jim", "Michael"]
 
 
 def test_doctor_lists_rows_it_cannot_check_and_stays_healthy(
@@ -191,17 +204,47 @@ def test_doctor_lists_rows_it_cannot_check_and_stays_healthy(
     far, twin = boxes(OTHER_HOST), boxes(None)
     assert far.claim(far.sleeper()) == "Michael"
     assert twin.claim(twin.sleeper()) == "Dwight"
+    another_machine(world, "Jim", "elsewhere.example")
 
     r = world.run("doctor")
     assert r.returncode == 0, r.stdout
     assert "healthy" in r.stdout
     notes = {line.split()[2].rstrip(":"): line for line in r.stdout.splitlines()
              if "unverifiable" in line}
-    assert set(notes) == {"Michael", "Dwight"}, r.stdout
-    assert f"on host {OTHER_HOST} cannot be checked" in notes["Michael"]
-    assert f"`codename reap --host {OTHER_HOST}`" in notes["Michael"]
-    assert "another pid namespace" in notes["Dwight"]
-    assert f"`codename reap --host {liveness.host()}`" in notes["Dwight"]
+    assert set(notes) == {"Michael", "Dwight", "Jim"}, r.stdout
+    assert "on host elsewhere.example cannot be checked" in notes["Jim"]
+    assert "`codename reap --host elsewhere.example`" in notes["Jim"]
+    # Both namespaces run on this very kernel, whatever hostname each has: another pid
+    # namespace of this machine, checked by its own side, never reaped by hostname.
+    for name, hostname in (("Michael", OTHER_HOST), ("Dwight", liveness.host())):
+        assert "another pid namespace of this machine" in notes[name], notes[name]
+        assert f"hostname {hostname}" in notes[name] and "by its own side" in notes[name]
+        assert "reap --host" not in notes[name], notes[name]
+
+
+def test_a_container_sharing_home_is_never_reaped_by_hostname(
+        world: World, boxes: Callable[[str | None], Box]) -> None:
+    """Issue 17: doctor advised `codename reap --host vm` for a container's terminal, `vm`
+    being this very machine (another pid namespace, the same hostname); following it removed
+    the live terminal, and the next claim handed out its name again."""
+    twin = boxes(None)  # `unshare --pid --fork --mount-proc`, sharing HOME and the XDG dirs
+    inside = twin.sleeper()
+    assert twin.claim(inside) == "Michael"
+    doctor = world.run("doctor")
+    assert "reap --host" not in doctor.stdout, doctor.stdout
+
+    for hostname in (liveness.host(), twin.hostname):
+        r = world.run("reap", "--host", hostname)
+        assert r.returncode == 0, r.stderr
+        assert "kept Michael" in r.stdout and "removed" not in r.stdout, r.stdout
+    assert world.claim(world.sleeper().pid) == "Dwight"
+    assert names(world) == ["Dwight", "Michael"]
+    r = twin.codename("who", "--json")
+    assert sorted(row["name"] for row in json.loads(r.stdout)) == ["Dwight", "Michael"]
+
+    # Its own side sees it end, and reaps it.
+    twin.kill(inside)
+    assert twin.claim(twin.sleeper()) == "Michael"
 
 
 def test_reap_host_refuses_an_empty_name(world: World) -> None:

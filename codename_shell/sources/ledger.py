@@ -11,10 +11,21 @@ next append drops it (closed off with a newline, it would read as a whole row). 
 the live file holds many closed rows it is compacted to its open rows (atomically), and the
 closed history moves to `ledger.log.1` (rotated to `.2` past a size), so a claim reads a file
 proportional to the live holders, never the whole history.
+
+Heartbeats too: a long-lived spare that runs `codename heartbeat` every minute for a year
+writes half a million rows, which once made every claim parse them (2.4 s at 200,000) and,
+past LEDGER_MAX, refuse. A heartbeat counts as a closed row and compacts like a claim does;
+compaction keeps only each holder's latest heartbeat (its beat is in the re-listed `claimed`
+row, its last `heartbeat` row stays for `codename log`), and a compaction that would archive
+nothing but superseded heartbeats archives nothing. So a years-old spare costs a claim what
+none does. A ledger past LEDGER_MAX (left by an older codename) is read in pieces and
+compacted by the next claim or `reap`, never refused for ever.
 """
 
 from __future__ import annotations
 
+import errno
+import stat
 import time
 
 from codename_shell import fileio
@@ -23,13 +34,23 @@ from codename_shell.errors import printable
 from codename_shell.holders import Holder, RowError
 from codename_shell.sources.base import Source
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+_Key = tuple[str, "int | None", "int | None", str]
+
 EVENTS = ("claimed", "released", "reaped", "renamed", "heartbeat")
 # Closed rows kept in the live file before compaction. Every claim reads and parses the live
 # file whole, so each closed row kept costs every claim ~4 µs: at 256 a shell start paid up
 # to ~1 ms for history (bench row 4b), at 32 at most ~0.15 ms; the price is rewriting the
 # (small) live file and appending to ledger.log.1 once every ~30 claims instead of ~250.
 COMPACT_AFTER = 32
-LEDGER_MAX = 64 << 20  # bytes; compaction keeps it near the live holders' rows
+# Bytes read in one piece; compaction keeps the file near the live holders' rows. A larger
+# one (an older codename's heartbeats) is read in pieces of _PIECE and compacted at once.
+LEDGER_MAX = 64 << 20
+_PIECE = 4 << 20
+COMPACTED = "# codename ledger, compacted "  # the header of a compacted file (history reads it)
 MAX_REPORTED = 10  # unreadable rows reported one by one; past this, one line counts the rest
 ARCHIVE_MAX = 1 << 20  # bytes of history in ledger.log.1 before it rotates to .2
 
@@ -44,26 +65,66 @@ class LedgerSource(Source):
         self._rows = 0
         #: Rows `holders()` could not read: `drop_unreadable` moves them to the archive.
         self.unreadable = 0
-        self._open: dict[tuple[str, int | None, int | None, str], Holder] = {}
+        self._open: dict[_Key, Holder] = {}
+        #: The latest `heartbeat` row of each holder, as written: compaction keeps it.
+        self._beats: dict[_Key, str] = {}
+        #: The line numbers of each holder's `heartbeat` rows: what compaction leaves out of
+        #: the archive, found without parsing rows again.
+        self._beat_lines: dict[_Key, list[int]] = {}
+        self._lines = 0  # the number of the file's last whole line
+        #: Past LEDGER_MAX when last read: read in pieces, and compacted at once.
+        self.oversized = False
 
     def holders(self) -> list[Holder]:
         self.problems = []
         self.blind = ""
         self._open = {}
+        self._beats = {}
+        self._beat_lines = {}
+        self._lines = 0
         self._rows = 0
         self.unreadable = 0
+        self.oversized = False
         text = self._read()
-        if not text:
+        if self.oversized:
+            torn = self._read_pieces()
+        elif not text:
             return []
-        # Rows end at "\n" alone: a full name may hold U+2028, which splitlines would cut at.
-        lines = text.split("\n")
-        # The text after the last newline is a row whose writer died mid-write: skip it.
-        torn = lines.pop()
+        else:
+            # Rows end at "\n" alone: a full name may hold U+2028, which splitlines would cut at.
+            lines = text.split("\n")
+            # The text after the last newline is a row whose writer died mid-write: skip it.
+            torn = lines.pop()
+            self._scan(lines, 1)
+            self._lines = len(lines)
         if torn:
             self.problems.append(f"{printable(self.path)}: a torn last row was skipped (a crash "
                                  "mid-write); harmless, the next claim drops it")
+        if self.unreadable > MAX_REPORTED:
+            self.problems.append(f"{printable(self.path)}: {self.unreadable - MAX_REPORTED} "
+                                 "more unreadable rows skipped")
+        return list(self._open.values())
+
+    def _read_pieces(self) -> str:
+        """Parse an oversized ledger a piece at a time (see `_pieces`); the torn last row."""
+        number = 1
+        torn = ""
+        try:
+            for lines, rest in _pieces(self.path):
+                self._scan(lines, number)
+                number += len(lines)
+                torn = rest
+            self._lines = number - 1
+        except OSError as e:
+            self.blind = f"{printable(self.path)}: unreadable ({printable(e.strerror)})"
+            self.problems.append(f"{self.blind}; move it aside if it is not codename's ledger")
+            self._open = {}
+        return torn
+
+    def _scan(self, lines: list[str], first: int) -> None:
+        """Take whole rows, the first of them line number `first`."""
         opened, label, from_row = self._open, self.label, Holder.from_row
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(lines, first):
             if not line or line[0] == "#":
                 continue
             self._rows += 1
@@ -79,17 +140,17 @@ class LedgerSource(Source):
                     opened[(holder.name, holder.pid, holder.start, holder.host)] = holder
                     continue
             self._apply(line, number)
-        if self.unreadable > MAX_REPORTED:
-            self.problems.append(f"{printable(self.path)}: {self.unreadable - MAX_REPORTED} "
-                                 "more unreadable rows skipped")
-        return list(self._open.values())
 
     def _read(self) -> str:
-        """The ledger's text; "" when absent. One that cannot be read makes the source blind:
-        its open rows may be live holders whose presence files are gone."""
+        """The ledger's text; "" when absent or oversized (then `oversized` is set). One that
+        cannot be read makes the source blind: its open rows may be live holders whose
+        presence files are gone."""
         try:
             data = fileio.read_regular(self.path, LEDGER_MAX, nofollow=True)
         except FileNotFoundError:
+            return ""
+        except fileio.TooLarge:
+            self.oversized = True
             return ""
         except OSError as e:
             self.blind = f"{printable(self.path)}: unreadable ({printable(e.strerror)})"
@@ -110,23 +171,29 @@ class LedgerSource(Source):
                 self.problems.append(f"{printable(self.path)}:{number}: unreadable row "
                                      f"({printable(e)}); skipped")
             return
-        self._track(event, holder)
+        if event == "heartbeat":
+            self._beat_lines.setdefault(
+                (holder.name, holder.pid, holder.start, holder.host), []).append(number)
+        self._track(event, holder, line)
 
-    def _track(self, event: str, holder: Holder) -> None:
+    def _track(self, event: str, holder: Holder, line: str = "") -> None:
         key = (holder.name, holder.pid, holder.start, holder.host)
         if event == "claimed":
             self._open[key] = holder
         elif event == "heartbeat":
             if key in self._open:
                 self._open[key].beat = holder.beat
+                self._beats[key] = line
         elif event == "renamed":
             # The row names the new name: the process's open row, whatever it was called
             # before, closes and this one opens (the fleet's keeper renames; see fleet/keeper).
             for other in [k for k in self._open if k[1:] == key[1:]]:
                 del self._open[other]
+                self._beats.pop(other, None)
             self._open[key] = holder
         else:
             self._open.pop(key, None)
+            self._beats.pop(key, None)
 
     def record(self, holder: Holder) -> None:
         self._append("claimed", holder)
@@ -145,6 +212,7 @@ class LedgerSource(Source):
         mark = fileio.append_lines(self.path,
                                    [f"{stamp}\trenamed\t{holder.to_row()}\treason={why}"])
         self._rows += 1
+        self._lines += 1
         self._track("renamed", holder)
         return mark
 
@@ -159,11 +227,15 @@ class LedgerSource(Source):
         follow them failed.
         """
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        mark = fileio.append_lines(self.path, [f"{stamp}\t{event}\t{holder.to_row()}"
-                                               for event, holder in rows])
-        for event, holder in rows:
+        lines = [f"{stamp}\t{event}\t{holder.to_row()}" for event, holder in rows]
+        mark = fileio.append_lines(self.path, lines)
+        for (event, holder), line in zip(rows, lines, strict=True):
             self._rows += 1
-            self._track(event, holder)
+            self._lines += 1
+            if event == "heartbeat":
+                self._beat_lines.setdefault(
+                    (holder.name, holder.pid, holder.start, holder.host), []).append(self._lines)
+            self._track(event, holder, line)
         return mark
 
     def undo(self, mark: int) -> None:
@@ -181,7 +253,9 @@ class LedgerSource(Source):
         left is a live holder. Temp files of writers killed mid-write go too.
         """
         fileio.remove_all(fileio.stale_temps(os.path.dirname(self.path)))
-        if self._rows <= COMPACT_AFTER + 2 * len(self._open):
+        if self.blind:
+            return False
+        if self._rows <= COMPACT_AFTER + 2 * len(self._open) and not self.oversized:
             return False
         return self._compact()
 
@@ -201,16 +275,26 @@ class LedgerSource(Source):
     def _compact(self) -> bool:
         live = list(self._open.values())
         try:
-            old = fileio.read_regular(self.path, LEDGER_MAX, nofollow=True)
+            if self.oversized:
+                history = self._history(_lines_of(_pieces(self.path)))
+            else:
+                old = fileio.read_regular(self.path, LEDGER_MAX, nofollow=True)
+                lines = old.decode("utf-8", errors="replace").split("\n")
+                lines.pop()  # the torn row, or "": dropped, not archived
+                history = self._history(lines)
         except OSError:
-            return False  # gone or replaced since it was read: leave it to the next claim
+            return False  # gone, replaced or grown since it was read: leave it to the next claim
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        rows = [f"# codename ledger, compacted {stamp}; history in ledger.log.1\n"]
+        rows = [f"{COMPACTED}{stamp}; history in ledger.log.1\n"]
         rows += [f"{stamp}\tclaimed\t{h.to_row()}\n" for h in live]
+        # Each open holder's latest heartbeat row, after every re-listed row (history.py takes
+        # the `claimed` rows right after the header for re-listings): `log` still shows it.
+        beats = list(self._beats.values())
+        rows += [f"{line}\n" for line in beats]
         # A disk too full to compact on leaves both files as they were: the claim that got
         # here is recorded already, and the next one compacts when there is room.
         try:
-            mark = self._archive(old.decode("utf-8", errors="replace"))
+            mark = self._archive(history)
         except OSError:
             return False
         try:
@@ -219,26 +303,83 @@ class LedgerSource(Source):
             if mark is not None:  # the history stays in the live file: archived once only
                 _truncate_quietly(self.path + ".1", mark)
             return False
-        self._rows = len(live)
+        self._rows = len(live) + len(beats)
+        self.oversized = False
         return True
 
-    def _archive(self, text: str) -> int | None:
-        """Append `text`'s whole rows to ledger.log.1, all or none; its size before them
-        (None when there was nothing to append)."""
+    def _history(self, lines: Iterable[str]) -> list[str]:
+        """The rows of the live file that go to the archive: all but heartbeats that a later
+        one supersedes, or that the live file keeps (an open holder's latest). [] when only
+        a compaction's header and re-listed rows would be left: no news to archive.
+
+        `lines` are the file's whole lines as `holders()` numbered them (from 1).
+        """
+        # An open holder's latest heartbeat row is the one the live file keeps (`_beats`).
+        superseded = {number for key, numbers in self._beat_lines.items()
+                      for number in (numbers if key in self._beats else numbers[:-1])}
+        kept: list[str] = []
+        news = False
+        relisted = ""  # the stamp of the compaction whose re-listed rows follow
+        for number, line in enumerate(lines, 1):
+            if number in superseded:
+                continue
+            if line.startswith(COMPACTED):
+                relisted = line[len(COMPACTED):].split(";", 1)[0].strip()
+            elif relisted and line.startswith(f"{relisted}\tclaimed\t"):
+                pass  # a re-listing: archived beside its header, news only with other rows
+            elif line and line[0] != "#":
+                relisted = ""
+                news = True
+            kept.append(line)
+        return kept if news else []
+
+    def _archive(self, rows: list[str]) -> int | None:
+        """Append `rows` to ledger.log.1, all or none; its size before them (None when there
+        was nothing to append)."""
         archive = self.path + ".1"
         try:
             if os.stat(archive).st_size > ARCHIVE_MAX:
                 os.replace(archive, self.path + ".2")
         except FileNotFoundError:
             pass
-        if text and not text.endswith("\n"):
-            text = text[: text.rfind("\n") + 1]  # the torn row is dropped, not archived
-        if not text:
+        if not rows:
             return None
-        return fileio.append_lines(archive, [text.removesuffix("\n")])
+        return fileio.append_lines(archive, ["\n".join(rows)])
 
     def describe(self) -> str:
         return f"ledger ({self.path})"
+
+
+def _pieces(path: str) -> Iterator[tuple[list[str], str]]:
+    """An oversized ledger's whole rows, a piece of about _PIECE bytes at a time, each with
+    the text after its last row so far (at the end: the torn last row, or "").
+
+    Read like `fileio.read_regular` reads (never through a symlink, a regular file only),
+    without its bound: the file is codename's own, in a private directory, and bounded by
+    nothing but an older codename's heartbeats.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise fileio.NotRegular(errno.EINVAL, "not a regular file", path)
+        rest = b""
+        while True:
+            chunk = os.read(fd, _PIECE)
+            if not chunk:
+                break
+            rows = (rest + chunk).split(b"\n")
+            rest = rows.pop()
+            yield [row.decode("utf-8", errors="replace") for row in rows], \
+                rest.decode("utf-8", errors="replace")
+        if rest:
+            yield [], rest.decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+def _lines_of(pieces: Iterator[tuple[list[str], str]]) -> Iterator[str]:
+    for lines, _rest in pieces:
+        yield from lines
 
 
 def _truncate_quietly(path: str, size: int) -> None:
