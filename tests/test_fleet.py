@@ -687,7 +687,7 @@ URLS = [
 @pytest.mark.parametrize(("url", "fields", "shown"), URLS)
 def test_fleet_urls_are_read_and_shown_without_their_password(
         url: str, fields: dict[str, object], shown: str) -> None:
-    from codename_shell.fleet.client import parse_url
+    from codename_shell.fleet.url import parse_url
 
     target = parse_url(url)
     for key, value in fields.items():
@@ -700,7 +700,7 @@ def test_fleet_urls_are_read_and_shown_without_their_password(
                                  "redis://:leak5@h/db"])
 def test_a_bad_fleet_url_is_refused_without_quoting_it(url: str) -> None:
     from codename_shell.errors import ConfigError
-    from codename_shell.fleet.client import parse_url
+    from codename_shell.fleet.url import parse_url
 
     with pytest.raises(ConfigError) as caught:
         parse_url(url)
@@ -732,7 +732,7 @@ def _replies() -> object:
 
 
 def _normal(value: object) -> object:
-    from codename_shell.fleet.client import ServerError
+    from codename_shell.fleet.resp import ServerError
 
     if isinstance(value, ServerError):
         return ("-", str(value))
@@ -751,7 +751,7 @@ def test_the_pure_codec_reads_and_writes_as_hiredis_does() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from codename_shell.fleet.client import PureReader, ServerError, _pure_pack
+    from codename_shell.fleet.resp import PureReader, ServerError, _pure_pack
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(_replies(), min_size=1, max_size=4), st.integers(1, 7),

@@ -358,7 +358,7 @@ URL_TEXT = st.lists(st.one_of(st.characters(), st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(["redis://", "rediss://", "unix://", ""]), URL_TEXT)
 def test_any_fleet_url_is_a_target_or_one_config_error(scheme: str, rest: str) -> None:
-    from codename_shell.fleet.client import parse_url
+    from codename_shell.fleet.url import parse_url
 
     try:
         target = parse_url(scheme + rest)

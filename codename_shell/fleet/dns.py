@@ -15,7 +15,7 @@ from codename_shell.fleet.client import Addresses, literal, resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from codename_shell.fleet.client import Target
+    from codename_shell.fleet.url import Target
 
 NAME = "addresses"
 #: Seconds an answer is kept. Short: a failover that moves the fleet's name to another

@@ -10,7 +10,8 @@ import time
 from codename_shell import liveness
 from codename_shell.errors import ConfigError
 from codename_shell.fleet import LOCK_NAME, keeper_running
-from codename_shell.fleet.client import FleetError, parse_url
+from codename_shell.fleet.client import FleetError
+from codename_shell.fleet.url import parse_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

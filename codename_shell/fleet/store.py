@@ -10,14 +10,8 @@ import time
 
 from codename_shell.errors import ConfigError, printable
 from codename_shell.fleet import node, scripts
-from codename_shell.fleet.client import (
-    Addresses,
-    Connection,
-    FleetError,
-    FleetQuiet,
-    Target,
-    parse_url,
-)
+from codename_shell.fleet.client import Addresses, Connection, FleetError, FleetQuiet
+from codename_shell.fleet.url import Target, parse_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,7 +86,7 @@ class Store:
         self.config = config
         self.node = node
         self.host = host
-        #: A claim's store (one short reply to read): no hiredis import, see client._codec.
+        #: A claim's store (one short reply to read): no hiredis import, see resp._codec.
         self.lean = False
         #: The host's addresses when resolved ahead (see Fleet.prepare); else each connection
         #: resolves them within its deadline.
