@@ -383,12 +383,17 @@ def test_log_since_filters_and_a_bad_since_is_a_usage_error(world: World) -> Non
 
 
 def test_a_rename_shows_in_the_log_on_both_names(world: World) -> None:
+    # Issue 18 changed this: a typed rename was a `released … renamed to Jim` row and a
+    # `claimed … renamed from Michael` row; it is now one `renamed` event, as a fleet rename is.
     p = world.sleeper()
     world.claim(p.pid)
     assert world.run("rename", "--pid", str(p.pid), "Jim").returncode == 0
     table = world.run("log").stdout
-    assert re.search(r"released\s+Michael .*renamed to Jim", table), table
-    assert re.search(r"claimed\s+Jim .*renamed from Michael", table), table
+    assert re.search(r"renamed\s+Jim .*from Michael", table), table
+    assert "released" not in table and table.count("claimed") == 1, table
+    for name in ("michael", "JIM"):
+        renamed = [e for e in log_json(world, "--name", name) if e["event"] == "renamed"]
+        assert [(e["from"], e["to"], e["name"]) for e in renamed] == [("Michael", "Jim", "Jim")]
 
 
 def test_a_fleet_rename_is_in_the_history_of_both_names_with_its_reason(world: World) -> None:
@@ -404,7 +409,9 @@ def test_a_fleet_rename_is_in_the_history_of_both_names_with_its_reason(world: W
     events = log_json(world, "--name", "michael")
     assert [(e["event"], e["name"]) for e in events] == [
         ("claimed", "Michael"), ("renamed", "Michael@laptop")]
-    assert (events[1]["previous"], events[1]["reason"]) == ("Michael", "the fleet did not answer")
+    # Issue 18: `from` and `to`, as a typed rename has them (the field was `previous`).
+    assert (events[1]["from"], events[1]["to"], events[1]["reason"]) == (
+        "Michael", "Michael@laptop", "the fleet did not answer")
     assert log_json(world, "--name", "michael@LAPTOP") == events[1:]
 
 
@@ -454,5 +461,5 @@ def test_the_log_reader_never_crashes_on_any_ledger_text(
                                           encoding="utf-8", errors="surrogatepass")
     log = history.History(str(directory))
     events = log.events()
-    assert events and events[0].holder.name == "Pam"
+    assert events and events[0].name == "Pam"
     assert all(e.event in ledger.EVENTS for e in events)
