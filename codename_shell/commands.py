@@ -359,9 +359,11 @@ def _log_at(held: list[history.Tenure], at: float, ns: argparse.Namespace) -> in
         who = report.printable(ns.name) if ns.name is not None else "every name"
         print(f"{who} was free at {when}")
         return 0
+    from codename_shell.activity import tilde
+
     rows = [[report.printable(c) for c in (
         t.name, str(t.start.pid), t.start.host or "-", t.start.tty or "-", t.start.kind,
-        t.cwd or "-", history.local(t.start.time), _until(t))] for t in held]
+        tilde(t.cwd) or "-", history.local(t.start.time), _until(t))] for t in held]
     print(f"held at {when}:")
     sys.stdout.write(report.grid(AT_COLUMNS, rows, width=report.terminal_width(),
                                  drop_first=("Host", "TTY"), drop=("Kind", "Where"),

@@ -477,7 +477,7 @@ def fold(name: str) -> str:
 def parse_since(text: str, now: float | None = None, option: str = "--since") -> float:
     """`--since`, `--at`: a duration back from now (90s, 30m, 2h, 1d, 1w, 1h30m), a time today
     (15:00), `today`, `yesterday`, or a date or date and time (2026-11-28, 2026-11-28T15:00)."""
-    from datetime import datetime, timedelta
+    from datetime import UTC, datetime, timedelta
 
     now = time.time() if now is None else now
     spec = text.strip().lower()
@@ -493,11 +493,18 @@ def parse_since(text: str, now: float | None = None, option: str = "--since") ->
             clock = datetime.strptime(spec if spec.count(":") == 2 else spec + ":00", "%H:%M:%S")
             return midnight.replace(hour=clock.hour, minute=clock.minute,
                                     second=clock.second).timestamp()
-        return datetime.fromisoformat(text.strip()).timestamp()  # naive: local time
+        given = datetime.fromisoformat(text.strip())  # naive: local time
     except (ValueError, OverflowError, OSError):
+        given = None
+    if given is None:
         raise UsageError(f"{option} {text!r}: give a duration (90s, 30m, 2h, 1d, 1w), a time "
-                         "(15:00), today, yesterday, or a date (2026-11-28, 2026-11-28T15:00)"
-                         ) from None
+                         "(15:00), today, yesterday, or a date (2026-11-28, 2026-11-28T15:00)")
+    try:
+        return given.timestamp()
+    except (ValueError, OverflowError, OSError):
+        # Year 1 east of UTC, year 9999 west of it: a moment this zone cannot name, at the
+        # very edge of time; read as UTC, hours from it at most.
+        return given.replace(tzinfo=UTC).timestamp()
 
 
 def iso(stamp: float) -> str:
