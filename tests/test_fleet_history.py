@@ -75,7 +75,7 @@ def test_log_at_gives_every_host_the_same_answer_about_every_host(
     assert by_name[na]["released"] is None and by_name[na]["pid"] == pa
     # Now, bravo's name is free; asked by name, from the other host, the one holder or none.
     for h in (a, b):
-        assert sorted(r["name"] for r in at(h, "0s")) == sorted([na, na2]), h.name
+        assert sorted(str(r["name"]) for r in at(h, "0s")) == sorted([na, na2]), h.name
         assert [(r["host"], r["pid"]) for r in at(h, then, "--name", nb)] == [("bravo", pb)]
         assert at(h, "0s", "--name", nb) == []
         shown = h.codename("log", "--timeline", env={"COLUMNS": "100"})

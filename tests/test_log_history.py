@@ -171,7 +171,7 @@ def test_at_answers_who_held_each_name_then_with_its_holder(world: World) -> Non
     # A moment between the claims and the release, as a naive time in the zone of TZ=UTC.
     then = datetime.fromtimestamp(claims + 1, UTC).replace(tzinfo=None).isoformat()
     held = {r["name"]: r for r in log_json(world, "--at", then, env=utc)}
-    assert sorted(held) == ["Dwight", "Michael"], held
+    assert sorted(map(str, held)) == ["Dwight", "Michael"], held
     michael = held["Michael"]
     assert (michael["pid"], michael["kind"], michael["cwd"], michael["end"]) == (
         first.pid, "terminal", str(where), "released")
