@@ -140,16 +140,20 @@ def test_since_starts_with_the_claim_of_a_name_held_across_the_moment(world: Wor
 
 
 def test_since_an_events_own_second_includes_it(world: World) -> None:
-    world.claim(world.sleeper().pid)
+    p = world.sleeper()
+    world.claim(p.pid)
     utc = {"TZ": "UTC"}
     (claimed,) = log_json(world, env=utc)
     a_later_second(moment(claimed["time"]))
-    second = datetime.fromisoformat(str(claimed["time"])).replace(tzinfo=None)
-    # Exactly its stamp, and a moment within its second (stamps are whole seconds).
+    assert world.run("release", "--pid", str(p.pid)).returncode == 0
+    released = log_json(world, env=utc)[-1]
+    a_later_second(moment(released["time"]))
+    second = datetime.fromisoformat(str(released["time"])).replace(tzinfo=None)
+    # Exactly its stamp, and a moment within its second (stamps are whole seconds): the
+    # release is listed, after the claim of the name it let go.
     for since in (second, second + timedelta(milliseconds=500)):
-        assert log_json(world, "--since", since.isoformat(), env=utc) == [claimed], since
-    assert log_json(world, "--since", (second + timedelta(seconds=1)).isoformat(), env=utc) \
-        == [claimed]  # held across that moment: listed as such
+        assert log_json(world, "--since", since.isoformat(), env=utc) == [claimed, released]
+    assert log_json(world, "--since", (second + timedelta(seconds=1)).isoformat(), env=utc) == []
 
 
 # --- --at ---------------------------------------------------------------------------------
