@@ -330,7 +330,7 @@ def log(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _fleet_history(events: list[history.Event], warnings: list[str]) -> list[history.Event]:
+def _fleet_history(events: list[history.Row], warnings: list[str]) -> list[history.Row]:
     """This host's events, with every other host's from the fleet's stream when there is a
     fleet (fleet/events.py); the fleet unreadable: this host's alone, and one warning."""
     from codename_shell import paths
@@ -386,15 +386,20 @@ def _until(t: history.Tenure) -> str:
     return said
 
 
-def _log_timeline(events: list[history.Event], since: float, now: float,
+def _log_timeline(events: list[history.Row], since: float, now: float,
                   name: str | None) -> int:
     from codename_shell import history, liveness, timeline
 
-    spans = history.tenures(events)
+    stamp, event = history.STAMP, history.EVENT
+    # From the first claim at the earliest: a --since of year 1 draws no millennia of nothing.
+    first = next((r[stamp] for r in events if r[event] in ("claimed", "renamed")), None)
+    start = since if first is None else max(since, history.seconds(first))
+    # The names held when the window opens, then every tenure begun in it.
+    edge = history.stamp_of(min(start, now))
+    spans = history.open_at(events, edge, inclusive=False) + history.tenures(
+        [r for r in events if r[stamp] >= edge])
     if name is not None:
         spans = [t for t in spans if history.fold(t.name) == history.fold(name)]
-    # From the first claim at the earliest: a --since of year 1 draws no millennia of nothing.
-    start = max(since, min((t.start.time for t in spans), default=now))
     width = report.terminal_width()
     colour = width is not None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     sys.stdout.write(timeline.draw(spans, start, now, width=width, colour=colour,

@@ -23,7 +23,10 @@ placed (year 1, year 9999 in a zone east of UTC) is skipped with a warning, neve
 this reads files a crash, a person, another tool or another host may have written.
 
 200,000 rows must answer within a second (bench/history.py), so a row is read only as far as
-history needs (its time, event, name, pid, start and host), never parsed into a `Holder`.
+history needs (its stamp, event, name, pid, start and host), by one regular expression over a
+whole file (in C), and kept as a tuple: never parsed into a `Holder`, never an object until
+it is shown. Stamps sort as text in the order of time; a moment becomes a number only to be
+shown. (Each row read in Python cost ~5 µs: `log` took 5 s over 200,000 rows.)
 """
 
 from __future__ import annotations
@@ -52,59 +55,92 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+#: One event as history keeps it, a tuple (a class instance a row costs 200,000 rows a
+#: quarter of a second): the ledger's line, its stamp (`2026-11-28T15:04:05Z`, UTC: stamps
+#: sort as text in the order of time), event, name, pid, start and host as written, and
+#: nothing (the slot `_ROWS` fills for a line it could not read whole: see `Reader`).
+Row = tuple[str, str, str, str, str, str, str, str]
+LINE, STAMP, EVENT, NAME, PID, START, HOST = range(7)
 #: (name, pid, start, host): one process's hold on one name.
-Key = tuple[str, int, str, str]
+Key = tuple[str, ...]
+
+# A row as codename writes it (Holder.to_row: full, kind, pid and start, then boot and
+# machine before host), read whole in C: one `findall` over a file gives a Row per line,
+# with the line in the last slot alone when it is any other line (a header, a rename, a
+# reap, someone else's writing), which `_parse` then reads field by field.
+_ROWS = re.compile(
+    r"^(?:(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]Z)\t"
+    r"(claimed|released|heartbeat)\t([^\t\x00-\x1f]+)\tfull=[^\t\n]*\tkind=[^\t\n]*"
+    r"\tpid=([1-9][0-9]{0,17})\tstart=([0-9]{1,18})(?:\t(?:boot|machine)=[^\t\n]*)*"
+    r"\thost=([^\t\n]*)[^\n]*)|([^\n]*))$", re.M)
 
 
 class Event:
-    """One row of history: at `time`, the holder in `row` was `event` (claimed, released…)."""
+    """One event as a person reads it: at `time`, the holder of `row` was `event`…"""
 
-    __slots__ = ("event", "key", "previous", "reason", "row", "seen", "time")
+    __slots__ = ("row",)
 
-    def __init__(self, when: float, event: str, key: Key, row: str) -> None:
-        self.time = when
-        self.event = event
-        self.key = key
-        #: The ledger's line: stamp, event, then the holder's row (`name<TAB>key=value…`).
+    def __init__(self, row: Row) -> None:
         self.row = row
-        #: For `renamed`: the name the process held before ("" when the history lost it).
-        self.previous = ""
-        self.reason = ""
-        #: For `reaped`: the last moment the holder was seen alive, when known.
-        self.seen: float | None = None
+
+    @property
+    def time(self) -> float:
+        return seconds(self.row[STAMP])
+
+    @property
+    def event(self) -> str:
+        return self.row[EVENT]
 
     @property
     def name(self) -> str:
-        return self.key[0]
+        return self.row[NAME]
 
     @property
     def pid(self) -> int:
-        return self.key[1]
+        return int(self.row[PID])
 
     @property
     def host(self) -> str:
-        return self.key[3]
+        return self.row[HOST]
 
     @property
     def kind(self) -> str:
-        return field(self.row, "kind") or "terminal"
+        return field(self.row[LINE], "kind") or "terminal"
 
     @property
     def tty(self) -> str:
-        return field(self.row, "tty")
+        return field(self.row[LINE], "tty")
 
     @property
     def cwd(self) -> str:
-        return field(self.row, "cwd")
+        return field(self.row[LINE], "cwd")
+
+    @property
+    def previous(self) -> str:
+        """For `renamed`: the name the process held before ("" when history lost it)."""
+        return field(self.row[LINE], "from") if self.event == "renamed" else ""
+
+    @property
+    def reason(self) -> str:
+        return field(self.row[LINE], "reason")
+
+    @property
+    def seen(self) -> float | None:
+        """For `reaped`: the last moment the holder was seen alive, when known."""
+        if self.event != "reaped":
+            return None
+        seen = place(field(self.row[LINE], "seen"))
+        return None if isinstance(seen, str) else min(seen, self.time)
 
     @property
     def why(self) -> str:
         """What a person reads beside it: a rename's old name, a reap's last sign of life."""
         parts = []
-        if self.event == "renamed" and self.previous:
+        if self.previous:
             parts.append(f"from {self.previous}")
-        if self.seen is not None:
-            parts.append(f"last seen {clock(self.seen)}")
+        seen = self.seen
+        if seen is not None:
+            parts.append(f"last seen {clock(seen)}")
         if self.reason:
             parts.append(self.reason)
         return "; ".join(parts)
@@ -115,72 +151,96 @@ class Event:
         if self.event == "renamed":
             row["from"] = self.previous or None
             row["to"] = self.name
-        if self.seen is not None:
-            row["seen"] = iso(self.seen)
+        seen = self.seen
+        if seen is not None:
+            row["seen"] = iso(seen)
         if self.reason:
             row["reason"] = self.reason
         return row
 
 
 class Reader:
-    """Rows of one ledger (its files in order, or one fleet host's stream) into events."""
+    """The lines of one ledger (its files in order, or one fleet host's stream) as Rows."""
 
     def __init__(self) -> None:
         #: Lines that could not be read, each saying where: for stderr.
         self.warnings: list[str] = []
         self._open: set[Key] = set()
 
-    def lines(self, lines: Iterable[str], where: str) -> list[Event]:
-        """The events of `lines` (whole rows, in the order written); `where` names them in
-        warnings (a path, or a fleet host)."""
-        events: list[Event] = []
+    def lines(self, lines: Iterable[str], where: str) -> list[Row]:
+        """The events of `lines` (whole lines without their newline, in the order written);
+        `where` names them in warnings (a path, or a fleet host)."""
+        return self.text("\n".join(lines), where)
+
+    def text(self, text: str, where: str) -> list[Row]:
+        """The events of `text`, whole lines joined by newlines (none after the last)."""
+        rows: list[Row] = []
+        opened, known = self._open, _HOURS
+        add, discard, keep = opened.add, opened.discard, rows.append
         relisted = ""  # the stamp of the compaction whose re-listed rows follow, if any
-        for number, line in enumerate(lines, 1):
-            if not line:
-                continue
-            if line[0] == "#":
-                if line.startswith(COMPACTED):
-                    relisted = line[len(COMPACTED):].split(";", 1)[0].strip()
-                continue
-            parsed = _quick(line) or _parse(line)
-            if isinstance(parsed, str):
-                self.warnings.append(f"{where}:{number}: line skipped ({parsed})")
-                continue
-            if relisted and parsed.event == "claimed" and line.startswith(relisted + "\t"):
-                self._relisted(parsed, events)
-                continue
-            relisted = ""
-            if self._track(parsed) and not _paired_rename(events, parsed):
-                events.append(parsed)
-        return events
+        for number, row in enumerate(_ROWS.findall(text), 1):
+            if not row[LINE]:
+                line = row[-1]
+                if not line:
+                    continue
+                if line[0] == "#":
+                    if line.startswith(COMPACTED):
+                        relisted = line[len(COMPACTED):].split(";", 1)[0].strip()
+                    continue
+                parsed = _parse(line)
+                if isinstance(parsed, str):
+                    self.warnings.append(f"{where}:{number}: line skipped ({parsed})")
+                    continue
+                row = parsed
+            elif row[STAMP][:14] not in known:
+                placed = place(row[STAMP])  # the first row of its hour: is it one at all?
+                if isinstance(placed, str):
+                    self.warnings.append(f"{where}:{number}: line skipped ({placed})")
+                    continue
+            event = row[EVENT]
+            if relisted:
+                if event == "claimed" and row[LINE].startswith(relisted + "\t"):
+                    self._relisted(row, rows)
+                    continue
+                relisted = ""
+            if event == "claimed":
+                key = row[NAME:HOST + 1]
+                if key in opened:
+                    continue  # a source healed by re-recording an open claim
+                add(key)
+                if rows and rows[-1][EVENT] == "released" and rows[-1][STAMP] == row[STAMP] \
+                        and _paired_rename(rows, row):
+                    continue
+            elif event == "released" or event == "reaped":
+                discard(row[NAME:HOST + 1])
+            elif event == "renamed":
+                row = self._renamed(row)
+            keep(row)
+        return rows
 
-    def _relisted(self, event: Event, events: list[Event]) -> None:
-        """A row compaction re-listed: history only when its claim was rotated away."""
-        if event.key in self._open:
+    def _relisted(self, row: Row, rows: list[Row]) -> None:
+        """A row compaction re-listed: history only when its claim was rotated away, then at
+        its own `since`, the time it claimed."""
+        key = row[NAME:HOST + 1]
+        if key in self._open:
             return
-        self._open.add(event.key)
-        since = _number(field(event.row, "since"))
+        self._open.add(key)
+        since = _number(field(row[LINE], "since"))
         if since is not None and EARLIEST <= since <= LATEST:
-            event.time = float(since)
-        events.append(event)
+            row = (row[LINE], stamp_of(since), *row[EVENT:])  # type: ignore[assignment]
+        rows.append(row)
 
-    def _track(self, event: Event) -> bool:
-        """Keep the set of open claims; False for a row that is not news (a repeated claim)."""
-        key = event.key
-        if event.event == "claimed":
-            if key in self._open:
-                return False  # a source healed by re-recording an open claim
-            self._open.add(key)
-        elif event.event in _CLOSING:
-            self._open.discard(key)
-        elif event.event == "renamed":
-            # The row names the new name; the process's open claim, under its old name, closes.
-            before = {k for k in self._open if k[1:] == key[1:]}
-            if not event.previous and len(before) == 1:
-                event.previous = next(iter(before))[0]
-            self._open -= before
-            self._open.add(key)
-        return True
+    def _renamed(self, row: Row) -> Row:
+        """The row names the new name; the process's open claim, under its old name, closes.
+        A rename row without its old name (the keeper's) gets it from the claim it closes."""
+        key = row[NAME:HOST + 1]
+        before = {k for k in self._open if k[1:] == key[1:]}
+        self._open -= before
+        self._open.add(key)
+        if len(before) == 1 and not field(row[LINE], "from"):
+            old = next(iter(before))[0]
+            return (f"{row[LINE]}\tfrom={old}", *row[STAMP:])  # type: ignore[return-value]
+        return row
 
 
 class History:
@@ -194,82 +254,47 @@ class History:
     def warnings(self) -> list[str]:
         return self._reader.warnings
 
-    def events(self) -> list[Event]:
-        found: list[Event] = []
+    def events(self) -> list[Row]:
+        found: list[Row] = []
         for name in FILES:
             found.extend(self._file(os.path.join(self.directory, name)))
         # Files hold their rows in write order; a stable sort keeps that order within a second
         # and puts each event at its own time: a release stamped at the exit it was noticed
         # after, a re-listed row whose claim was rotated away at its claim time.
-        found.sort(key=_time)
+        found.sort(key=_stamp)
         return found
 
-    def _file(self, path: str) -> list[Event]:
+    def _file(self, path: str) -> list[Row]:
         text = _read(path, self.warnings)
         if not text:
             return []
-        lines = text.split("\n")
-        if lines[-1]:
-            self.warnings.append(f"{path}:{len(lines)}: a torn last line (a writer that died "
-                                 "mid-write) was skipped")
-        lines.pop()
-        return self._reader.lines(lines, path)
+        end = text.rfind("\n")
+        if end < len(text) - 1:
+            self.warnings.append(f"{path}:{text.count(chr(10)) + 1}: a torn last line (a "
+                                 "writer that died mid-write) was skipped")
+        return self._reader.text(text[:max(end, 0)], path) if end >= 0 else []
 
 
-def _time(event: Event) -> float:
-    return event.time
+def _stamp(row: Row) -> str:
+    return row[STAMP]
 
 
-def field(row: str, key: str) -> str:
-    """The value of `key=` in a ledger row ("" when absent): found, not parsed whole."""
-    at = row.find(f"\t{key}=")
+def field(line: str, key: str) -> str:
+    """The value of `key=` in a ledger line ("" when absent): found, not parsed whole."""
+    at = line.find(f"\t{key}=")
     if at < 0:
         return ""
     at += len(key) + 2
-    end = row.find("\t", at)
-    return row[at:] if end < 0 else row[at:end]
+    end = line.find("\t", at)
+    return line[at:] if end < 0 else line[at:end]
 
 
 def _number(text: str) -> int | None:
     return int(text) if text.isdigit() and text.isascii() and len(text) <= 18 else None
 
 
-#: Events whose rows hold nothing but the holder (a rename's and a reap's have own fields).
-_PLAIN = frozenset(("claimed", "released", "heartbeat"))
-
-
-def _quick(line: str) -> Event | None:
-    """The event of a row laid out as codename writes it (Holder.to_row: full, kind, pid and
-    start first, host a few fields on), stamped in an hour `place` has seen; None for any
-    other line, which `_parse` reads field by field. About a third of `_parse`'s time."""
-    parts = line.split("\t", 10)
-    if len(parts) < 10:
-        return None
-    stamp, event, name, _, _, pid, start, p7, p8, p9 = parts[:10]
-    hour = _HOURS.get(stamp[:14])
-    if hour is None or event not in _PLAIN or pid[:4] != "pid=" or start[:6] != "start=" \
-            or not name or min(name) < " ":
-        return None
-    clock, pid, start = stamp[14:], pid[4:], start[6:]
-    if clock[2:3] != ":" or clock[5:] != "Z" or not (
-            clock[:2].isdigit() and clock[3:5].isdigit() and clock[:2] < "60" and
-            clock[3:5] < "60" and pid.isdigit() and pid.isascii() and pid[0] != "0" and
-            len(pid) < 19 and start.isdigit() and start.isascii() and len(start) < 19):
-        return None
-    if p9[:5] == "host=":
-        host = p9[5:]
-    elif p8[:5] == "host=":
-        host = p8[5:]
-    elif p7[:5] == "host=":
-        host = p7[5:]
-    else:
-        return None
-    return Event(hour + int(clock[:2]) * 60 + int(clock[3:5]), event,
-                 (name, int(pid), start, host), line)
-
-
-def _parse(line: str) -> Event | str:
-    """The event a line records, or why it is not a row history can use."""
+def _parse(line: str) -> Row | str:
+    """The row of a line the quick reading (`_ROWS`) did not take, or why it is none."""
     stamp, _, rest = line.partition("\t")
     event, _, row = rest.partition("\t")
     if event not in EVENTS:
@@ -280,32 +305,28 @@ def _parse(line: str) -> Event | str:
     name = row.partition("\t")[0]
     if not name or min(name) < " ":
         return "no name"
-    pid = _number(field(row, "pid"))
+    pid = _number(field(line, "pid"))
     if pid is None or pid < 1:
-        return f"bad pid {field(row, 'pid')[:20]!r}"
-    start = field(row, "start")
+        return f"bad pid {field(line, 'pid')[:20]!r}"
+    start = field(line, "start")
     if start and _number(start) is None:
         return f"bad start {start[:20]!r}"
-    e = Event(when, event, (name, pid, start, field(row, "host")), line)
-    if event == "renamed":
-        e.previous = field(row, "from")
-        e.reason = field(row, "reason")
-    elif event == "reaped":
-        seen = place(field(row, "seen"))
-        e.seen = None if isinstance(seen, str) else min(seen, when)
-        e.reason = field(row, "reason")
-    return e
+    return (line, stamp_of(when), event, name, str(pid), start, field(line, "host"), "")
 
 
-_HOURS: dict[str, float] = {}  # "2026-11-28T15" -> that hour's timestamp, of stamps placed
+def stamp_of(moment: float) -> str:
+    """A moment as the ledger stamps it, which sorts as text in the order of time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(moment // 1)))
+
+
+_HOURS: dict[str, float] = {}  # "2026-11-28T15:" -> that hour's timestamp, of stamps placed
 
 
 def place(stamp: str) -> float | str:
     """The moment a row's stamp names, or why it cannot be placed in time.
 
     The ledger writes `2026-11-28T15:04:05Z`; each hour of those is parsed once and the rest
-    added (most of what reading 200,000 rows costs was `datetime.fromisoformat`). Any other
-    ISO 8601 stamp with a zone is read too (a person's or another tool's line).
+    added. Any other ISO 8601 stamp with a zone is read too (a person's or another tool's).
     """
     if len(stamp) == 20 and stamp[19] == "Z" and stamp[16] == ":":
         hour = _HOURS.get(stamp[:14])
@@ -332,16 +353,19 @@ def place(stamp: str) -> float | str:
     return moment
 
 
-def _paired_rename(events: list[Event], event: Event) -> bool:
+def seconds(stamp: str) -> float:
+    """The moment of a stamp history keeps (placed when it was read)."""
+    moment = place(stamp)
+    return float("nan") if isinstance(moment, str) else moment
+
+
+def _paired_rename(rows: list[Row], row: Row) -> bool:
     """An older ledger's rename: a release and a claim of one process in the same second.
     The claim becomes one `renamed` event in the release's place; True when it did."""
-    if event.event != "claimed" or not events:
-        return False
-    before = events[-1]
-    if (before.event == "released" and before.time == event.time
-            and before.name != event.name and before.key[1:] == event.key[1:]):
-        event.event, event.previous = "renamed", before.name
-        events[-1] = event
+    before = rows[-1]
+    if before[NAME] != row[NAME] and before[PID:HOST + 1] == row[PID:HOST + 1]:
+        rows[-1] = (f"{row[LINE]}\tfrom={before[NAME]}", row[STAMP], "renamed",
+                    *row[NAME:])  # type: ignore[assignment]
         return True
     return False
 
@@ -361,20 +385,28 @@ def _read(path: str, warnings: list[str]) -> str:
 # --- tenures: who held which name when --------------------------------------------------------
 
 class Tenure:
-    """One holder's hold on one name: from `start` (its claim, or the rename that gave it the
-    name) to `end` (its release, reap, or rename away), None while it holds it."""
+    """One holder's hold on one name: from `first` (its claim, or the rename that gave it the
+    name) to `last` (its release, reap, or rename away), None while it holds it."""
 
-    __slots__ = ("before", "end", "start")
+    __slots__ = ("before", "first", "last")
 
-    def __init__(self, start: Event, before: Tenure | None = None) -> None:
-        self.start = start
-        self.end: Event | None = None
+    def __init__(self, first: Row, before: Tenure | None = None) -> None:
+        self.first = first
+        self.last: Row | None = None
         #: The same process's tenure that a rename ended to begin this one.
         self.before = before
 
     @property
+    def start(self) -> Event:
+        return Event(self.first)
+
+    @property
+    def end(self) -> Event | None:
+        return None if self.last is None else Event(self.last)
+
+    @property
     def name(self) -> str:
-        return self.start.name
+        return self.first[NAME]
 
     @property
     def cwd(self) -> str:
@@ -382,10 +414,11 @@ class Tenure:
         first = self
         while first.before is not None:
             first = first.before
-        return first.start.cwd
+        return field(first.first[LINE], "cwd")
 
-    def held_at(self, when: float) -> bool:
-        return self.start.time <= when and (self.end is None or self.end.time > when)
+    def held_at(self, stamp: str) -> bool:
+        """Whether it held its name in the second `stamp` (a Row's stamp) began."""
+        return self.first[STAMP] <= stamp and (self.last is None or self.last[STAMP] > stamp)
 
     def to_dict(self) -> dict[str, object]:
         s, e = self.start, self.end
@@ -398,64 +431,113 @@ class Tenure:
             row["from"] = s.previous or None
         if e is not None and e.event == "renamed":
             row["to"] = e.name
-        if e is not None and e.seen is not None:
-            row["seen"] = iso(e.seen)
+        seen = None if e is None else e.seen
+        if seen is not None:
+            row["seen"] = iso(seen)
         return row
 
 
-def tenures(events: list[Event]) -> list[Tenure]:
-    """Every tenure the events (in time order) show, in the order they began. A release
+def tenures(rows: list[Row]) -> list[Tenure]:
+    """Every tenure the rows (in time order) show, in the order they began. A release
     whose claim history lost (rotated away before compaction re-listed it) starts none."""
     held: dict[Key, Tenure] = {}
     found: list[Tenure] = []
-    for e in events:
-        if e.event == "claimed":
-            if e.key not in held:
-                held[e.key] = Tenure(e)
-                found.append(held[e.key])
-        elif e.event in _CLOSING:
-            if e.key in held:
-                held.pop(e.key).end = e
-        elif e.event == "renamed":
+    for row in rows:
+        event = row[EVENT]
+        if event == "claimed":
+            key = row[NAME:HOST + 1]
+            if key not in held:
+                held[key] = Tenure(row)
+                found.append(held[key])
+        elif event == "released" or event == "reaped":
+            ended = held.pop(row[NAME:HOST + 1], None)
+            if ended is not None:
+                ended.last = row
+        elif event == "renamed":
             before = None
-            for k in [k for k in held if k[1:] == e.key[1:]]:
+            for k in [k for k in held if k[1:] == row[PID:HOST + 1]]:
                 before = held.pop(k)
-                before.end = e
-            held[e.key] = Tenure(e, before)
-            found.append(held[e.key])
+                before.last = row
+            held[row[NAME:HOST + 1]] = Tenure(row, before)
+            found.append(held[row[NAME:HOST + 1]])
     return found
+
+
+def open_at(rows: list[Row], edge: str, *, inclusive: bool) -> list[Tenure]:
+    """The tenures open at the second `edge` (a Row's stamp), with their ends if any: begun
+    by then (`inclusive`: in that second too) and not ended by then. As `tenures`, but a
+    tenure is made only for those: a dict entry a claim, not an object (200,000 rows)."""
+    # key -> (its first row, the tenure a rename ended to begin it)
+    held: dict[Key, tuple[Row, Tenure | None]] = {}
+    at = len(rows)
+    for i, row in enumerate(rows):
+        stamp = row[STAMP]
+        if stamp > edge or (stamp == edge and not inclusive):
+            at = i
+            break
+        event = row[EVENT]
+        if event == "claimed":
+            key = row[NAME:HOST + 1]
+            if key not in held:
+                held[key] = (row, None)
+        elif event == "released" or event == "reaped":
+            held.pop(row[NAME:HOST + 1], None)
+        elif event == "renamed":
+            before = None
+            for k in [k for k in held if k[1:] == row[PID:HOST + 1]]:
+                before = Tenure(*held.pop(k))
+                before.last = row
+            held[row[NAME:HOST + 1]] = (row, before)
+    made = [Tenure(first, before) for first, before in held.values()]
+    waiting = {t.first[NAME:HOST + 1]: t for t in made}
+    for row in rows[at:]:  # how each ended, if it has
+        if not waiting:
+            break
+        if row[EVENT] == "released" or row[EVENT] == "reaped":
+            t = waiting.pop(row[NAME:HOST + 1], None)
+            if t is not None:
+                t.last = row
+        elif row[EVENT] == "renamed":
+            for k in [k for k in waiting if k[1:] == row[PID:HOST + 1]]:
+                waiting.pop(k).last = row
+    made.sort(key=lambda t: t.first[STAMP])
+    return made
+
+
+def _edge(moment: float) -> str:
+    """The stamp of the second `moment` falls in (held within what stamps can say)."""
+    return stamp_of(min(max(moment, EARLIEST - 1), LATEST + 1))
 
 
 # --- choosing events ----------------------------------------------------------------------
 
-def select(events: list[Event], name: str | None = None, since: float | None = None,
+def select(rows: list[Row], name: str | None = None, since: float | None = None,
            now: float | None = None) -> list[Event]:
     """The events of `name` (as a reader sees it: case and Unicode form ignored) from `since`
     on: first the claims of the names held then (and not let go before it; none for a `since`
     still to come), then every event at `since` or later. Stamps are whole seconds, so
     `since` counts from its second."""
-    chosen = events
+    chosen = rows
     if since is not None:
-        edge = float(int(since // 1))
-        held = [t.start for t in tenures(events)
-                if t.start.time < edge and (t.end is None or t.end.time >= edge)]
-        if edge > (time.time() if now is None else now):
+        edge = _edge(since)
+        held = [t.first for t in open_at(rows, edge, inclusive=False)]
+        if since // 1 > (time.time() if now is None else now):
             held = []
-        chosen = held + [e for e in events if e.time >= edge]
-    if name is None:
-        return chosen
-    wanted = fold(name)
-    # A rename belongs to the history of both names.
-    return [e for e in chosen if fold(e.name) == wanted or (e.previous and fold(e.previous) ==
-                                                            wanted)]
+        chosen = held + [r for r in rows if r[STAMP] >= edge]
+    if name is not None:
+        wanted = fold(name)
+        # A rename belongs to the history of both names.
+        chosen = [r for r in chosen if fold(r[NAME]) == wanted or (
+            r[EVENT] == "renamed" and fold(field(r[LINE], "from")) == wanted)]
+    return [Event(r) for r in chosen]
 
 
-def held_at(events: list[Event], when: float, name: str | None = None) -> list[Tenure]:
+def held_at(rows: list[Row], when: float, name: str | None = None) -> list[Tenure]:
     """The tenures live at `when` (of `name` only, when given), by name."""
     wanted = None if name is None else fold(name)
-    found = [t for t in tenures(events) if t.held_at(when)
-             and (wanted is None or fold(t.name) == wanted)]
-    found.sort(key=lambda t: (fold(t.name), t.start.time))
+    found = [t for t in open_at(rows, _edge(when), inclusive=True)
+             if wanted is None or fold(t.name) == wanted]
+    found.sort(key=lambda t: (fold(t.name), t.first[STAMP]))
     return found
 
 

@@ -520,5 +520,5 @@ def test_the_log_reader_never_crashes_on_any_ledger_text(
                                           encoding="utf-8", errors="surrogatepass")
     log = history.History(str(directory))
     events = log.events()
-    assert events and events[0].name == "Pam"
-    assert all(e.event in ledger.EVENTS for e in events)
+    assert events and history.Event(events[0]).name == "Pam"
+    assert all(history.Event(e).event in ledger.EVENTS for e in events)

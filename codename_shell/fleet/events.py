@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from codename_shell.config import Settings
     from codename_shell.fleet.store import Store
-    from codename_shell.history import Event
+    from codename_shell.history import Row
 
 STREAM = "events"  # the key after the fleet's prefix: `codename:events`
 EVENTS_MAX = 20_000  # rows the stream keeps (about: `MAXLEN ~` trims whole nodes of it)
@@ -238,26 +238,24 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def merge(local: list[Event], rows: list[tuple[str, str]]) -> tuple[list[Event], list[str]]:
+def merge(local: list[Row], rows: list[tuple[str, str]]) -> tuple[list[Row], list[str]]:
     """This host's events and the other nodes' stream rows as one history, by time; and the
     warnings of rows that could not be read. A row sent twice, or a row this host's own
     ledger has (a node id from an earlier boot of this host), counts once."""
-    from codename_shell.history import Reader
+    from codename_shell.history import STAMP, Reader
 
-    readers: dict[str, Reader] = {}
     lines: dict[str, list[str]] = {}
     seen: set[str] = set()
     for who, line in rows:
         if line not in seen:
             seen.add(line)
             lines.setdefault(who, []).append(line)
-    mine = {(e.time, e.event, e.key) for e in local}
+    mine = {r[STAMP:] for r in local}
     merged = list(local)
     warnings: list[str] = []
     for who, found in lines.items():
-        reader = readers[who] = Reader()
-        merged += [e for e in reader.lines(found, f"fleet node {who}")
-                   if (e.time, e.event, e.key) not in mine]
+        reader = Reader()
+        merged += [r for r in reader.lines(found, f"fleet node {who}") if r[STAMP:] not in mine]
         warnings += reader.warnings
-    merged.sort(key=lambda e: e.time)
+    merged.sort(key=lambda r: r[STAMP])
     return merged, warnings
