@@ -184,8 +184,13 @@ MUTANTS = (
            "codename_shell/history.py", r"chosen = held \+ \[", "chosen = [",
            ("tests/test_log_history.py::test_since_starts_with_the_claim_of_a_name_held_across"
             "_the_moment",)),
-    Mutant("aa", "--since counts from its exact moment, dropping an event of that second",
-           "codename_shell/history.py", r"edge = float\(int\(since // 1\)\)", "edge = since",
+    Mutant("aa", "--since drops an event stamped at exactly its moment",
+           "codename_shell/history.py", r"r\[STAMP\] >= edge\]", "r[STAMP] > edge]",
+           ("tests/test_log_history.py::test_since_an_events_own_second_includes_it",)),
+    Mutant("ag", "--since rounds a moment within a second up, dropping that second's events",
+           "codename_shell/history.py",
+           r"return stamp_of\(min\(max\(moment, EARLIEST - 1\), LATEST \+ 1\)\)",
+           "return stamp_of(-(-min(max(moment, EARLIEST - 1), LATEST + 1) // 1))",
            ("tests/test_log_history.py::test_since_an_events_own_second_includes_it",)),
     Mutant("ab", "a row's time is believed though no time zone can show it",
            "codename_shell/history.py", r"if not EARLIEST <= moment <= LATEST:",
@@ -193,8 +198,9 @@ MUTANTS = (
            ("tests/test_log_history.py::test_a_row_that_cannot_be_placed_in_time_is_skipped_with"
             "_one_line_in_any_zone",)),
     Mutant("ac", "an older ledger's rename (a release and a claim) reads as two events again",
-           "codename_shell/history.py", r'if event\.event != "claimed" or not events:\n        '
-           r"return False", "return False",
+           "codename_shell/history.py",
+           r"if before\[NAME\] != row\[NAME\] and before\[PID:HOST \+ 1\] == row\[PID:HOST \+ 1\]:",
+           "if False:",
            ("tests/test_log_history.py::test_an_older_ledgers_released_and_claimed_pair_reads_as"
             "_one_renamed_event",)),
     Mutant("ad", "who's Doing shows codename's launcher by its interpreter line",
