@@ -20,7 +20,8 @@ from bench.common import Bench, BenchError, log
 
 # In the order they run: `shells` reuses `init`'s bare interpreter time, `batches` the
 # sleepers `claim` leaves.
-FAMILIES = ("init", "shells", "prompts", "claim", "ledger", "batches", "processes", "fleet")
+FAMILIES = ("init", "shells", "prompts", "claim", "ledger", "history", "batches", "processes",
+            "fleet")
 # Run only when named: minutes long, and root (its hosts are namespaces).
 ON_REQUEST = ("fleet-chaos",)
 

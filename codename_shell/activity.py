@@ -181,7 +181,8 @@ def _group_leader(pgrp: int) -> int | None:
 
 
 def _command(pid: int) -> str:
-    """The command line of `pid`, as `ps` shows it; `[comm]` when it has none (a zombie)."""
+    """The command line of `pid`, as `ps` shows it (codename's own as it was typed, see
+    `typed`); `[comm]` when it has none (a zombie)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             raw = f.read(_CMDLINE_MAX)
@@ -189,9 +190,47 @@ def _command(pid: int) -> str:
         raw = b""
     args = raw.rstrip(b"\0").split(b"\0") if raw.strip(b"\0") else []
     if args:
-        return " ".join(a.decode("utf-8", "replace") for a in args)
+        return " ".join(typed([a.decode("utf-8", "replace") for a in args], pid))
     stat = _stat(pid)
     return f"[{stat.comm}]" if stat is not None else ""
+
+
+def typed(args: list[str], pid: int) -> list[str]:
+    """`args` as the user typed them when they are codename's own launcher run by Python.
+
+    Typing `codename who` runs a script whose `#!` line names an interpreter, so the process's
+    command line is the interpreter's: `/venv/bin/python -SP /home/pam/.local/bin/codename
+    who` (install.sh's launcher) or `/venv/bin/python /venv/bin/codename who` (pip's wrapper).
+    Shown as `codename who`: the script's name and its arguments. Only codename's own scripts
+    (found by what they import) are told apart so; any other command line is shown as it is.
+    """
+    if len(args) < 2 or not os.path.basename(args[0]).startswith("python"):
+        return args
+    at = 1
+    while at < len(args) and args[at].startswith("-") and args[at] != "-":
+        flag = args[at]
+        if "c" in flag or "m" in flag or flag.startswith("--"):
+            return args  # -c CODE, -m MODULE (`python -m codename_shell` is what was typed)
+        at += 2 if flag in ("-X", "-W", "-Q") else 1
+    if at >= len(args) or not _launcher(args[at], pid):
+        return args
+    return [os.path.basename(args[at]), *args[at + 1:]]
+
+
+_LAUNCHER_HEAD = 4096  # bytes of a script read to tell codename's launcher: it is ~1.5 KB
+
+
+def _launcher(script: str, pid: int) -> bool:
+    """Whether `script` (as process `pid` was given it) is codename's launcher or pip's
+    wrapper for it: a small script that runs `codename_shell.launcher`."""
+    from codename_shell import fileio
+
+    path = script if script.startswith("/") else f"/proc/{pid}/cwd/{script}"
+    try:
+        head = fileio.read_regular(path, 1 << 20)[:_LAUNCHER_HEAD]
+    except OSError:
+        return False
+    return head.startswith(b"#!") and b"codename_shell.launcher" in head
 
 
 def _cwd(pid: int) -> str:

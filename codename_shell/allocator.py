@@ -18,6 +18,7 @@ from codename_shell.errors import CodenameError, LockTimeout, printable
 from codename_shell.holders import Holder, ns_token
 from codename_shell.pick import pick, same_name
 from codename_shell.sources import LedgerSource, PresenceSource, Source
+from codename_shell.sources.ledger import Entry, one_line, stamp_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -519,8 +520,9 @@ class Allocator:
             self.fleet.kept(holder)  # the keeper that renews its lease runs
         return holder
 
-    def release(self, pid: int) -> list[Holder]:
-        """Give back every name `pid` holds; an empty list when it held none."""
+    def release(self, pid: int, at: float | None = None) -> list[Holder]:
+        """Give back every name `pid` holds; an empty list when it held none. `at`: when it
+        let go, if that was before now (a job that ended while this waited for the lock)."""
         self._prepare()
         me = liveness.identify(pid)
         self._load_rosters()
@@ -533,7 +535,7 @@ class Allocator:
                         if h.pid == pid and liveness.written_here(h)]
             # Only rows codename keeps can be given back: a roster is its launcher's to edit.
             mine = [h for h in mine if {"presence", "ledger"} & set(h.sources)]
-            self._forget([("released", h) for h in mine])
+            self._forget([Entry("released", h, at=at) for h in mine])
             if self.fleet is not None:
                 self.fleet.released(mine)
             return mine
@@ -560,7 +562,7 @@ class Allocator:
             # hostname names no machine: removing these removed live terminals.
             self.reap_kept = [h for h in by_hand if h.boot and h.boot == liveness.boot_id()]
             by_hand = [h for h in by_hand if h not in self.reap_kept]
-            self._forget([("reaped", h) for h in by_hand])
+            self._forget([self._closing(h, False) for h in by_hand])
             reaped += by_hand
             self.presence.remove_unreadable()
             self.ledger.drop_unreadable()  # what doctor promises: unreadable rows go
@@ -596,11 +598,21 @@ class Allocator:
         released = set(self.presence.released)
         # A dead row in someone else's roster is ignored: not ours to edit.
         reaped = [g for g in survey.ghosts if {"presence", "ledger"} & set(g.sources)]
-        self._forget([("released" if (g.pid, g.start, ns_token(g.ns)) in released else "reaped",
-                        g) for g in reaped])
+        self._forget([self._closing(g, (g.pid, g.start, ns_token(g.ns)) in released)
+                      for g in reaped])
         for pid, start, ns in released:  # emptied presence files whose ledger row is gone
             self.presence.remove(pid, start, ns)
         return reaped
+
+    def _closing(self, ghost: Holder, released: bool) -> Entry:
+        """The ledger row that closes a ghost's name, stamped when it let go as far as can be
+        known: a shell that exited emptied its presence file then (its mtime); one that was
+        killed is `reaped` now, with the last moment it was seen alive (`seen=`)."""
+        if released:
+            ident = (ghost.pid or 0, ghost.start, ns_token(ghost.ns))
+            return Entry("released", ghost, at=self.presence.let_go.get(ident))
+        seen = self.presence.last_seen(ghost)
+        return Entry("reaped", ghost, fields=(f"seen={stamp_of(seen)}",) if seen > 0 else ())
 
     def _record(self, holder: Holder, event: str = "claimed",
                 released: list[Holder] | None = None) -> None:
@@ -612,30 +624,39 @@ class Allocator:
         then is the temp file renamed into place; a failed rename cuts the rows back out. So
         a presence file never appears without its ledger row, nor a row without its file.
         A rename's old name needs no file removed: the new row replaces it (same process,
-        same file).
+        same file). A rename is one `renamed` row naming the old name (`from=`), however it
+        came about (`rename`, or `claim --name` by a process holding another name).
         """
         released = released or []
-        rows = [("released", old) for old in released if "ledger" in old.sources]
-        record_rows(self.presence, self.ledger, holder,
-                    lambda: self.ledger.append([*rows, (event, holder)]))
+        rows: list[tuple[str, Holder] | Entry] = []
+        if released and event == "claimed":
+            first, *others = released
+            rows += [("released", old) for old in others if "ledger" in old.sources]
+            rows.append(Entry("renamed", holder, fields=(f"from={one_line(first.name)}",)))
+        elif event == "claimed":
+            where = _cwd(holder.pid)
+            rows.append(Entry(event, holder, fields=(f"cwd={where}",) if where else ()))
+        else:
+            rows.append((event, holder))
+        record_rows(self.presence, self.ledger, holder, lambda: self.ledger.append(rows))
         for old in released:
             if "presence" in old.sources and \
                     self.presence.path_for(old) != self.presence.path_for(holder):
                 self.presence.forget(old, "released")
 
-    def _forget(self, rows: list[tuple[str, Holder]]) -> None:
+    def _forget(self, rows: list[Entry]) -> None:
         """Close each holder's rows with its event (`released`, `reaped`), all or nothing.
 
         The ledger rows go first, in one write; then the presence files. A presence file that
         cannot be removed cuts the rows back out, so neither source is left saying more than
         the other.
         """
-        closing = [(event, h) for event, h in rows if "ledger" in h.sources]
+        closing = [e for e in rows if "ledger" in e.holder.sources]
         mark = self.ledger.append(closing) if closing else None
         try:
-            for event, h in rows:
-                if "presence" in h.sources:
-                    self.presence.forget(h, event)
+            for e in rows:
+                if "presence" in e.holder.sources:
+                    self.presence.forget(e.holder, e.event)
         except BaseException:
             if mark is not None:
                 self.ledger.undo(mark)
@@ -702,6 +723,16 @@ def _check_wanted(name: str | None) -> None:
     problem = casts.name_problem(name) if name is not None else None
     if problem:
         raise CodenameError(f"cannot use that name: {problem}")
+
+
+def _cwd(pid: int | None) -> str:
+    """Where process `pid` is (for its claim's ledger row), or "" when that cannot be read or
+    would not fit in a row (a tab, a newline, a control character in the path)."""
+    try:
+        where = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+    return where if where.isprintable() else ""
 
 
 def _identify(pid: int) -> Holder:

@@ -159,8 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("log", commands.log, "the ledger's history: every claim, release, reap, rename")
     sp.add_argument("--name", help="only this name's events (case does not matter)")
     sp.add_argument("--since", metavar="WHEN",
-                    help="only events since WHEN: 2h, 30m, 1d, 15:00, today, 2026-11-28")
-    sp.add_argument("--json", action="store_true", help="a JSON array of events")
+                    help="events from WHEN on (2h, 30m, 1d, 15:00, today, 2026-11-28), after "
+                         "the claims of the names held then")
+    sp.add_argument("--at", metavar="WHEN",
+                    help="who held each name at WHEN (with --name: that name), fleet-wide")
+    sp.add_argument("--timeline", action="store_true",
+                    help="draw who held each name when (the last 8 h, or --since), fleet-wide")
+    sp.add_argument("--json", action="store_true", help="a JSON array of events (with --at: "
+                                                        "of holders)")
 
     sp = cmd("help", commands.help, "show the help of COMMAND, or of codename")
     arg = sp.add_argument("topic", nargs="?", metavar="COMMAND", help="the command to explain")

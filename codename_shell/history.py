@@ -9,8 +9,24 @@ name again at each compaction. So the files are read oldest first (.2, .1, live)
 `claimed` row of a holder whose claim is already open is skipped; a re-listed row whose claim
 went with a rotated-away file is shown at its own `since`, the time it really claimed.
 
-A torn row (a writer that died mid-write) or a foreign line is skipped with a warning, never
-a crash: this reads files a crash, a person or another tool may have written.
+Rows are in the order they were written, not the order things happened: a release is stamped
+when the holder let go (a terminal's exit, a job's end), which the next claim may write much
+later. History is sorted by each event's own time (stably: rows of one second keep their
+order). From the events come *tenures*, one holder's hold on one name from its claim (or the
+rename that gave it) to its release, reap or rename away: what `--at` and `--since` ask about.
+
+A rename is one `renamed` event with the old name (`from=`); older ledgers wrote a `released`
+and a `claimed` row of one process in one second, read here as that one event.
+
+A torn row (a writer that died mid-write), a foreign line, or a row whose time cannot be
+placed (year 1, year 9999 in a zone east of UTC) is skipped with a warning, never a crash:
+this reads files a crash, a person, another tool or another host may have written.
+
+200,000 rows must answer within a second (bench/history.py), so a row is read only as far as
+history needs (its stamp, event, name, pid, start and host), by one regular expression over a
+whole file (in C), and kept as a tuple: never parsed into a `Holder`, never an object until
+it is shown. Stamps sort as text in the order of time; a moment becomes a number only to be
+shown. (Each row read in Python cost ~5 µs: `log` took 5 s over 200,000 rows.)
 """
 
 from __future__ import annotations
@@ -21,7 +37,7 @@ import time
 
 from codename_shell import fileio
 from codename_shell.errors import UsageError
-from codename_shell.holders import Holder, RowError
+from codename_shell.holders import MAX_STAMP
 from codename_shell.sources.ledger import EVENTS
 
 FILES = ("ledger.log.2", "ledger.log.1", "ledger.log")  # oldest first
@@ -29,40 +45,205 @@ COMPACTED = "# codename ledger, compacted "
 _READ_MAX = 256 << 20  # bytes read of one ledger file; the allocator keeps them far smaller
 _DURATION = re.compile(r"(?:(\d+)\s*([smhdw]))+")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: The times history places: two days inside the years 1970 to 9999, so that every one of
+#: them is a date in every time zone (a zone is at most ±26 h from UTC).
+EARLIEST = 2 * 86400
+LATEST = MAX_STAMP - 2 * 86400
+_CLOSING = ("released", "reaped")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable
 
-_Key = tuple[str, int | None, int | None, str]
+#: One event as history keeps it, a tuple (a class instance a row costs 200,000 rows a
+#: quarter of a second): the ledger's line, its stamp (`2026-11-28T15:04:05Z`, UTC: stamps
+#: sort as text in the order of time), event, name, pid, start and host as written, and
+#: nothing (the slot `_ROWS` fills for a line it could not read whole: see `Reader`).
+Row = tuple[str, str, str, str, str, str, str, str]
+LINE, STAMP, EVENT, NAME, PID, START, HOST = range(7)
+#: (name, pid, start, host): one process's hold on one name.
+Key = tuple[str, ...]
+
+# A row as codename writes it (Holder.to_row: full, kind, pid and start, then boot and
+# machine before host), read whole in C: one `findall` over a file gives a Row per line,
+# with the line in the last slot alone when it is any other line (a header, a rename, a
+# reap, someone else's writing), which `_parse` then reads field by field.
+_ROWS = re.compile(
+    r"^(?:(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]Z)\t"
+    r"(claimed|released|heartbeat)\t([^\t\x00-\x1f]+)\tfull=[^\t\n]*\tkind=[^\t\n]*"
+    r"\tpid=([1-9][0-9]{0,17})\tstart=([0-9]{1,18})(?:\t(?:boot|machine)=[^\t\n]*)*"
+    r"\thost=([^\t\n]*)[^\n]*)|([^\n]*))$", re.M)
 
 
 class Event:
-    """One row of history: at `time`, `holder` was `event` (claimed, released…)."""
+    """One event as a person reads it: at `time`, the holder of `row` was `event`…"""
 
-    __slots__ = ("event", "holder", "previous", "reason", "time")
+    __slots__ = ("row",)
 
-    def __init__(self, time: float, event: str, holder: Holder, reason: str = "") -> None:
-        self.time = time
-        self.event = event
-        self.holder = holder
-        self.reason = reason
-        #: For `renamed`: the name the process held before, when the history shows it.
-        self.previous = ""
+    def __init__(self, row: Row) -> None:
+        self.row = row
+
+    @property
+    def time(self) -> float:
+        return seconds(self.row[STAMP])
+
+    @property
+    def event(self) -> str:
+        return self.row[EVENT]
+
+    @property
+    def name(self) -> str:
+        return self.row[NAME]
+
+    @property
+    def pid(self) -> int:
+        return int(self.row[PID])
+
+    @property
+    def host(self) -> str:
+        return self.row[HOST]
+
+    @property
+    def kind(self) -> str:
+        return field(self.row[LINE], "kind") or "terminal"
+
+    @property
+    def tty(self) -> str:
+        return field(self.row[LINE], "tty")
+
+    @property
+    def cwd(self) -> str:
+        return field(self.row[LINE], "cwd")
+
+    @property
+    def previous(self) -> str:
+        """For `renamed`: the name the process held before ("" when history lost it)."""
+        return field(self.row[LINE], "from") if self.event == "renamed" else ""
+
+    @property
+    def reason(self) -> str:
+        return field(self.row[LINE], "reason")
+
+    @property
+    def seen(self) -> float | None:
+        """For `reaped`: the last moment the holder was seen alive, when known."""
+        if self.event != "reaped":
+            return None
+        seen = place(field(self.row[LINE], "seen"))
+        return None if isinstance(seen, str) else min(seen, self.time)
 
     @property
     def why(self) -> str:
-        """The reason as a person reads it, a rename's old name first."""
-        return "; ".join(x for x in (self.previous and f"from {self.previous}", self.reason) if x)
+        """What a person reads beside it: a rename's old name, a reap's last sign of life."""
+        parts = []
+        if self.previous:
+            parts.append(f"from {self.previous}")
+        seen = self.seen
+        if seen is not None:
+            parts.append(f"last seen {clock(seen)}")
+        if self.reason:
+            parts.append(self.reason)
+        return "; ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
-        h = self.holder
-        row: dict[str, object] = {"time": iso(self.time), "event": self.event, "name": h.name,
-                                  "pid": h.pid, "host": h.host, "kind": h.kind}
-        if self.previous:
-            row["previous"] = self.previous
+        row: dict[str, object] = {"time": iso(self.time), "event": self.event, "name": self.name,
+                                  "pid": self.pid, "host": self.host, "kind": self.kind}
+        if self.event == "renamed":
+            row["from"] = self.previous or None
+            row["to"] = self.name
+        seen = self.seen
+        if seen is not None:
+            row["seen"] = iso(seen)
         if self.reason:
             row["reason"] = self.reason
+        return row
+
+
+class Reader:
+    """The lines of one ledger (its files in order, or one fleet host's stream) as Rows."""
+
+    def __init__(self) -> None:
+        #: Lines that could not be read, each saying where: for stderr.
+        self.warnings: list[str] = []
+        self._open: set[Key] = set()
+
+    def lines(self, lines: Iterable[str], where: str) -> list[Row]:
+        """The events of `lines` (whole lines without their newline, in the order written);
+        `where` names them in warnings (a path, or a fleet host)."""
+        return self.text("\n".join(lines), where)
+
+    def text(self, text: str, where: str) -> list[Row]:
+        """The events of `text`, whole lines joined by newlines (none after the last)."""
+        found = _ROWS.findall(text)
+        # Each hour of the quick rows' stamps is placed once: one that names no moment
+        # (2026-02-30T10, year 1) makes its rows lines skipped.
+        bad = {h for h in {row[1][:14] for row in found if row[0]}
+               if h not in _HOURS and isinstance(place(h + "00:00Z"), str)}
+        rows: list[Row] = []
+        opened = self._open
+        add, discard, keep = opened.add, opened.discard, rows.append
+        relisted = ""  # the stamp of the compaction whose re-listed rows follow, if any
+        # The hot loop of `log`: slots by number (LINE 0, STAMP 1, EVENT 2, NAME:HOST+1 3:7).
+        for number, row in enumerate(found, 1):
+            if not row[0]:
+                line = row[-1]
+                if not line:
+                    continue
+                if line[0] == "#":
+                    if line.startswith(COMPACTED):
+                        relisted = line[len(COMPACTED):].split(";", 1)[0].strip()
+                    continue
+                parsed = _parse(line)
+                if isinstance(parsed, str):
+                    self.warnings.append(f"{where}:{number}: line skipped ({parsed})")
+                    continue
+                row = parsed
+            elif bad and row[1][:14] in bad:
+                self.warnings.append(f"{where}:{number}: line skipped ({place(row[1])})")
+                continue
+            event = row[2]
+            if relisted:
+                if event == "claimed" and row[0].startswith(relisted + "\t"):
+                    self._relisted(row, rows)
+                    continue
+                relisted = ""
+            if event == "claimed":
+                key = row[3:7]
+                if key in opened:
+                    continue  # a source healed by re-recording an open claim
+                add(key)
+                if rows and rows[-1][1] == row[1] and rows[-1][2] == "released" \
+                        and _paired_rename(rows, row):
+                    continue
+            elif event == "released" or event == "reaped":
+                discard(row[3:7])
+            elif event == "renamed":
+                row = self._renamed(row)
+            keep(row)
+        return rows
+
+    def _relisted(self, row: Row, rows: list[Row]) -> None:
+        """A row compaction re-listed: history only when its claim was rotated away, then at
+        its own `since`, the time it claimed."""
+        key = row[NAME:HOST + 1]
+        if key in self._open:
+            return
+        self._open.add(key)
+        since = _number(field(row[LINE], "since"))
+        if since is not None and EARLIEST <= since <= LATEST:
+            row = (row[LINE], stamp_of(since), *row[EVENT:])  # type: ignore[assignment]
+        rows.append(row)
+
+    def _renamed(self, row: Row) -> Row:
+        """The row names the new name; the process's open claim, under its old name, closes.
+        A rename row without its old name (the keeper's) gets it from the claim it closes."""
+        key = row[NAME:HOST + 1]
+        before = {k for k in self._open if k[1:] == key[1:]}
+        self._open -= before
+        self._open.add(key)
+        if len(before) == 1 and not field(row[LINE], "from"):
+            old = next(iter(before))[0]
+            return (f"{row[LINE]}\tfrom={old}", *row[STAMP:])  # type: ignore[return-value]
         return row
 
 
@@ -71,118 +252,126 @@ class History:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        #: Lines that could not be read, each saying where: for stderr.
-        self.warnings: list[str] = []
-        self._open: set[_Key] = set()
+        self._reader = Reader()
 
-    def events(self) -> list[Event]:
-        found: list[Event] = []
+    @property
+    def warnings(self) -> list[str]:
+        return self._reader.warnings
+
+    def events(self) -> list[Row]:
+        found: list[Row] = []
         for name in FILES:
             found.extend(self._file(os.path.join(self.directory, name)))
         # Files hold their rows in write order; a stable sort keeps that order within a second
-        # and puts a re-listed row whose claim was rotated away at its claim time.
-        found.sort(key=lambda e: e.time)
+        # and puts each event at its own time: a release stamped at the exit it was noticed
+        # after, a re-listed row whose claim was rotated away at its claim time.
+        found.sort(key=_stamp)
         return found
 
-    def _file(self, path: str) -> list[Event]:
+    def _file(self, path: str) -> list[Row]:
         text = _read(path, self.warnings)
         if not text:
             return []
-        lines = text.split("\n")
-        if lines[-1]:
-            self.warnings.append(f"{path}:{len(lines)}: a torn last line (a writer that died "
-                                 "mid-write) was skipped")
-        lines.pop()
-        events: list[Event] = []
-        relisted = ""  # the stamp of the compaction whose re-listed rows follow, if any
-        for number, line in enumerate(lines, 1):
-            if not line:
-                continue
-            if line.startswith("#"):
-                if line.startswith(COMPACTED):
-                    relisted = line[len(COMPACTED):].split(";", 1)[0].strip()
-                continue
-            parsed = _parse(line)
-            if isinstance(parsed, str):
-                self.warnings.append(f"{path}:{number}: unreadable line skipped ({parsed})")
-                continue
-            stamp, event = parsed
-            if relisted and event.event == "claimed" and stamp == relisted:
-                self._relisted(event, events)
-                continue
-            relisted = ""
-            if self._track(event):
-                _pair_rename(events, event)
-                events.append(event)
-        return events
-
-    def _relisted(self, event: Event, events: list[Event]) -> None:
-        """A row compaction re-listed: history only when its claim was rotated away."""
-        key = _key(event.holder)
-        if key in self._open:
-            return
-        self._open.add(key)
-        if event.holder.since:
-            event.time = float(event.holder.since)
-        events.append(event)
-
-    def _track(self, event: Event) -> bool:
-        """Keep the set of open claims; False for a row that is not news (a repeated claim)."""
-        key = _key(event.holder)
-        if event.event == "claimed":
-            if key in self._open:
-                return False  # a source healed by re-recording an open claim
-            self._open.add(key)
-        elif event.event in ("released", "reaped"):
-            self._open.discard(key)
-        elif event.event == "renamed":
-            # The row names the new name; the process's open claim, under its old name, closes.
-            before = {k for k in self._open if k[1:] == key[1:]}
-            if len(before) == 1:
-                event.previous = next(iter(before))[0]
-            self._open -= before
-            self._open.add(key)
-        return True
+        end = text.rfind("\n")
+        if end < len(text) - 1:
+            self.warnings.append(f"{path}:{text.count(chr(10)) + 1}: a torn last line (a "
+                                 "writer that died mid-write) was skipped")
+        return self._reader.text(text[:max(end, 0)], path) if end >= 0 else []
 
 
-def _key(h: Holder) -> _Key:
-    return (h.name, h.pid, h.start, h.host)
+def _stamp(row: Row) -> str:
+    return row[STAMP]
 
 
-def _parse(line: str) -> tuple[str, Event] | str:
-    """(the row's stamp as written, its event), or why the line is not a ledger row."""
+def field(line: str, key: str) -> str:
+    """The value of `key=` in a ledger line ("" when absent): found, not parsed whole."""
+    at = line.find(f"\t{key}=")
+    if at < 0:
+        return ""
+    at += len(key) + 2
+    end = line.find("\t", at)
+    return line[at:] if end < 0 else line[at:end]
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() and text.isascii() and len(text) <= 18 else None
+
+
+def _parse(line: str) -> Row | str:
+    """The row of a line the quick reading (`_ROWS`) did not take, or why it is none."""
+    stamp, _, rest = line.partition("\t")
+    event, _, row = rest.partition("\t")
+    if event not in EVENTS:
+        return f"not a ledger event: {event[:20]!r}" if rest else "not a ledger row"
+    when = place(stamp)
+    if isinstance(when, str):
+        return when
+    name = row.partition("\t")[0]
+    if not name or min(name) < " ":
+        return "no name"
+    pid = _number(field(line, "pid"))
+    if pid is None or pid < 1:
+        return f"bad pid {field(line, 'pid')[:20]!r}"
+    start = field(line, "start")
+    if start and _number(start) is None:
+        return f"bad start {start[:20]!r}"
+    return (line, stamp_of(when), event, name, str(pid), start, field(line, "host"), "")
+
+
+def stamp_of(moment: float) -> str:
+    """A moment as the ledger stamps it, which sorts as text in the order of time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(moment // 1)))
+
+
+_HOURS: dict[str, float] = {}  # "2026-11-28T15:" -> that hour's timestamp, of stamps placed
+
+
+def place(stamp: str) -> float | str:
+    """The moment a row's stamp names, or why it cannot be placed in time.
+
+    The ledger writes `2026-11-28T15:04:05Z`; each hour of those is parsed once and the rest
+    added. Any other ISO 8601 stamp with a zone is read too (a person's or another tool's).
+    """
+    if len(stamp) == 20 and stamp[19] == "Z" and stamp[16] == ":":
+        hour = _HOURS.get(stamp[:14])
+        if hour is not None:
+            minutes, seconds = stamp[14:16], stamp[17:19]
+            if minutes.isdigit() and seconds.isdigit() and minutes < "60" and seconds < "60":
+                return hour + int(minutes) * 60 + int(seconds)
     from datetime import datetime
 
-    stamp, _, rest = line.partition("\t")
-    kind, _, row = rest.partition("\t")
-    if kind not in EVENTS:
-        return f"not a ledger event: {kind[:20]!r}" if rest else "not a ledger row"
     try:
         when = datetime.fromisoformat(stamp)
     except ValueError:
         return f"bad time {stamp[:40]!r}"
     if when.tzinfo is None:
-        return f"time without a time zone {stamp[:40]!r}"
+        return f"a time without a time zone {stamp[:40]!r}"
     try:
-        holder = Holder.from_row(row, "ledger")
-    except RowError as e:
-        return str(e)
-    reason = next((f[len("reason="):] for f in row.split("\t")[1:] if f.startswith("reason=")),
-                  "")
-    return stamp, Event(when.timestamp(), kind, holder, reason)
+        moment = when.timestamp()
+    except (OverflowError, ValueError, OSError):
+        moment = float("nan")
+    if not EARLIEST <= moment <= LATEST:
+        return f"a time that cannot be placed {stamp[:40]!r}"
+    if len(stamp) == 20 and stamp[19] == "Z" and stamp[13] == ":" and stamp.isascii():
+        _HOURS[stamp[:14]] = moment - when.minute * 60 - when.second
+    return moment
 
 
-def _pair_rename(events: list[Event], event: Event) -> None:
-    """A release and a claim of one process in the same second are a rename: say so on both."""
-    if event.event != "claimed" or not events:
-        return
-    before = events[-1]
-    if (before.event == "released" and before.time == event.time
-            and before.holder.name != event.holder.name
-            and _key(before.holder)[1:] == _key(event.holder)[1:]
-            and not before.reason and not event.reason):
-        before.reason = f"renamed to {event.holder.name}"
-        event.reason = f"renamed from {before.holder.name}"
+def seconds(stamp: str) -> float:
+    """The moment of a stamp history keeps (placed when it was read)."""
+    moment = place(stamp)
+    return float("nan") if isinstance(moment, str) else moment
+
+
+def _paired_rename(rows: list[Row], row: Row) -> bool:
+    """An older ledger's rename: a release and a claim of one process in the same second.
+    The claim becomes one `renamed` event in the release's place; True when it did."""
+    before = rows[-1]
+    if before[NAME] != row[NAME] and before[PID:HOST + 1] == row[PID:HOST + 1]:
+        rows[-1] = (f"{row[LINE]}\tfrom={before[NAME]}", row[STAMP], "renamed",
+                    *row[NAME:])  # type: ignore[assignment]
+        return True
+    return False
 
 
 def _read(path: str, warnings: list[str]) -> str:
@@ -197,60 +386,238 @@ def _read(path: str, warnings: list[str]) -> str:
     return data.decode("utf-8", "replace")
 
 
+# --- tenures: who held which name when --------------------------------------------------------
+
+class Tenure:
+    """One holder's hold on one name: from `first` (its claim, or the rename that gave it the
+    name) to `last` (its release, reap, or rename away), None while it holds it."""
+
+    __slots__ = ("before", "first", "last")
+
+    def __init__(self, first: Row, before: Tenure | None = None) -> None:
+        self.first = first
+        self.last: Row | None = None
+        #: The same process's tenure that a rename ended to begin this one.
+        self.before = before
+
+    @property
+    def start(self) -> Event:
+        return Event(self.first)
+
+    @property
+    def end(self) -> Event | None:
+        return None if self.last is None else Event(self.last)
+
+    @property
+    def name(self) -> str:
+        return self.first[NAME]
+
+    @property
+    def cwd(self) -> str:
+        """Where its process was when it claimed ("" when not recorded)."""
+        first = self
+        while first.before is not None:
+            first = first.before
+        return field(first.first[LINE], "cwd")
+
+    def held_at(self, stamp: str) -> bool:
+        """Whether it held its name in the second `stamp` (a Row's stamp) began."""
+        return self.first[STAMP] <= stamp and (self.last is None or self.last[STAMP] > stamp)
+
+    def to_dict(self) -> dict[str, object]:
+        s, e = self.start, self.end
+        row: dict[str, object] = {
+            "name": s.name, "pid": s.pid, "host": s.host, "tty": s.tty or None, "kind": s.kind,
+            "cwd": self.cwd or None, "claimed": iso(s.time),
+            "released": None if e is None else iso(e.time),
+            "end": None if e is None else e.event}
+        if s.event == "renamed":
+            row["from"] = s.previous or None
+        if e is not None and e.event == "renamed":
+            row["to"] = e.name
+        seen = None if e is None else e.seen
+        if seen is not None:
+            row["seen"] = iso(seen)
+        return row
+
+
+def tenures(rows: list[Row]) -> list[Tenure]:
+    """Every tenure the rows (in time order) show, in the order they began. A release
+    whose claim history lost (rotated away before compaction re-listed it) starts none."""
+    held: dict[Key, Tenure] = {}
+    found: list[Tenure] = []
+    for row in rows:
+        event = row[EVENT]
+        if event == "claimed":
+            key = row[NAME:HOST + 1]
+            if key not in held:
+                held[key] = Tenure(row)
+                found.append(held[key])
+        elif event == "released" or event == "reaped":
+            ended = held.pop(row[NAME:HOST + 1], None)
+            if ended is not None:
+                ended.last = row
+        elif event == "renamed":
+            before = None
+            for k in [k for k in held if k[1:] == row[PID:HOST + 1]]:
+                before = held.pop(k)
+                before.last = row
+            held[row[NAME:HOST + 1]] = Tenure(row, before)
+            found.append(held[row[NAME:HOST + 1]])
+    return found
+
+
+def open_at(rows: list[Row], edge: str, *, inclusive: bool) -> list[Tenure]:
+    """The tenures open at the second `edge` (a Row's stamp), with their ends if any: begun
+    by then (`inclusive`: in that second too) and not ended by then. As `tenures`, but a
+    tenure is made only for those: a dict entry a claim, not an object (200,000 rows)."""
+    # key -> (its first row, the tenure a rename ended to begin it)
+    held: dict[Key, tuple[Row, Tenure | None]] = {}
+    at = len(rows)
+    for i, row in enumerate(rows):
+        stamp = row[STAMP]
+        if stamp > edge or (stamp == edge and not inclusive):
+            at = i
+            break
+        event = row[EVENT]
+        if event == "claimed":
+            key = row[NAME:HOST + 1]
+            if key not in held:
+                held[key] = (row, None)
+        elif event == "released" or event == "reaped":
+            held.pop(row[NAME:HOST + 1], None)
+        elif event == "renamed":
+            before = None
+            for k in [k for k in held if k[1:] == row[PID:HOST + 1]]:
+                before = Tenure(*held.pop(k))
+                before.last = row
+            held[row[NAME:HOST + 1]] = (row, before)
+    made = [Tenure(first, before) for first, before in held.values()]
+    waiting = {t.first[NAME:HOST + 1]: t for t in made}
+    for row in rows[at:]:  # how each ended, if it has
+        if not waiting:
+            break
+        if row[EVENT] == "released" or row[EVENT] == "reaped":
+            t = waiting.pop(row[NAME:HOST + 1], None)
+            if t is not None:
+                t.last = row
+        elif row[EVENT] == "renamed":
+            for k in [k for k in waiting if k[1:] == row[PID:HOST + 1]]:
+                waiting.pop(k).last = row
+    made.sort(key=lambda t: t.first[STAMP])
+    return made
+
+
+def _edge(moment: float) -> str:
+    """The stamp of the second `moment` falls in (held within what stamps can say)."""
+    return stamp_of(min(max(moment, EARLIEST - 1), LATEST + 1))
+
+
 # --- choosing events ----------------------------------------------------------------------
 
-def select(events: list[Event], name: str | None = None,
-           since: float | None = None) -> Iterator[Event]:
-    """The events of `name` (as a reader sees it: case and Unicode form ignored) since `since`."""
-    wanted = _fold(name) if name is not None else None
-    for e in events:
-        if since is not None and e.time < since:
-            continue
-        names = (e.holder.name, e.previous) if e.previous else (e.holder.name,)
-        if wanted is not None and wanted not in map(_fold, names):
-            continue  # a rename belongs to the history of both names
-        yield e
+def select(rows: list[Row], name: str | None = None, since: float | None = None,
+           now: float | None = None) -> list[Event]:
+    """The events of `name` (as a reader sees it: case and Unicode form ignored) from `since`
+    on: first the claims of the names held then (and not let go before it; none for a `since`
+    still to come), then every event at `since` or later. Stamps are whole seconds, so
+    `since` counts from its second."""
+    chosen = rows
+    if since is not None:
+        edge = _edge(since)
+        held = [t.first for t in open_at(rows, edge, inclusive=False)]
+        if since // 1 > (time.time() if now is None else now):
+            held = []
+        chosen = held + [r for r in rows if r[STAMP] >= edge]
+    if name is not None:
+        wanted = fold(name)
+        spelt = {n for n in {r[NAME] for r in chosen} if fold(n) == wanted}  # folded once each
+        # A rename belongs to the history of both names.
+        chosen = [r for r in chosen if r[NAME] in spelt or (
+            r[EVENT] == "renamed" and fold(field(r[LINE], "from")) == wanted)]
+    return [Event(r) for r in chosen]
 
 
-def _fold(name: str) -> str:
-    """As the allocator compares names (`casts.fold`: NFKC and casefold): `--name` with Pam in
-    fullwidth letters is Pam's history, as such a `claim --name` is refused while Pam lives."""
-    from codename_shell import casts
+def held_at(rows: list[Row], when: float, name: str | None = None) -> list[Tenure]:
+    """The tenures live at `when` (of `name` only, when given), by name."""
+    wanted = None if name is None else fold(name)
+    found = [t for t in open_at(rows, _edge(when), inclusive=True)
+             if wanted is None or fold(t.name) == wanted]
+    found.sort(key=lambda t: (fold(t.name), t.first[STAMP]))
+    return found
 
-    return casts.fold(name)
+
+_FOLDED: dict[str, str] = {}
 
 
-def parse_since(text: str, now: float | None = None) -> float:
-    """`--since`: a duration back from now (90s, 30m, 2h, 1d, 1w, 1h30m), a time today (15:00),
-    `today`, `yesterday`, or a date or date and time (2026-11-28, 2026-11-28T15:00)."""
-    from datetime import datetime, timedelta
+def fold(name: str) -> str:
+    """A name as the allocator compares it (`casts.fold`: NFKC and casefold), kept: few names.
+    `--name` with Pam in fullwidth letters is Pam's history, as such a `claim --name` is
+    refused while Pam lives."""
+    folded = _FOLDED.get(name)
+    if folded is None:
+        from codename_shell import casts
+
+        if len(_FOLDED) > 4096:
+            _FOLDED.clear()
+        folded = _FOLDED[name] = casts.fold(name)
+    return folded
+
+
+def parse_since(text: str, now: float | None = None, option: str = "--since") -> float:
+    """`--since`, `--at`: a duration back from now (90s, 30m, 2h, 1d, 1w, 1h30m), a time today
+    (15:00), `today`, `yesterday`, or a date or date and time (2026-11-28, 2026-11-28T15:00)."""
+    from datetime import UTC, datetime, timedelta
 
     now = time.time() if now is None else now
     spec = text.strip().lower()
     if _DURATION.fullmatch(spec):
         seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)\s*([smhdw])", spec))
         return now - seconds
-    midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    if spec in ("today", "yesterday"):
-        return (midnight - timedelta(days=spec == "yesterday")).timestamp()
     try:
+        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0,
+                                                       microsecond=0)
+        if spec in ("today", "yesterday"):
+            return (midnight - timedelta(days=spec == "yesterday")).timestamp()
         if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", spec):
             clock = datetime.strptime(spec if spec.count(":") == 2 else spec + ":00", "%H:%M:%S")
             return midnight.replace(hour=clock.hour, minute=clock.minute,
                                     second=clock.second).timestamp()
-        return datetime.fromisoformat(text.strip()).timestamp()  # naive: local time
+        given = datetime.fromisoformat(text.strip())  # naive: local time
     except (ValueError, OverflowError, OSError):
-        raise UsageError(f"--since {text!r}: give a duration (90s, 30m, 2h, 1d, 1w), a time "
-                         "(15:00), today, yesterday, or a date (2026-11-28, 2026-11-28T15:00)"
-                         ) from None
+        given = None
+    if given is None:
+        raise UsageError(f"{option} {text!r}: give a duration (90s, 30m, 2h, 1d, 1w), a time "
+                         "(15:00), today, yesterday, or a date (2026-11-28, 2026-11-28T15:00)")
+    try:
+        return given.timestamp()
+    except (ValueError, OverflowError, OSError):
+        # Year 1 east of UTC, year 9999 west of it: a moment this zone cannot name, at the
+        # very edge of time; read as UTC, hours from it at most.
+        return given.replace(tzinfo=UTC).timestamp()
 
 
 def iso(stamp: float) -> str:
-    """ISO 8601 in local time, with its offset: 2026-11-28T15:04:05+01:00."""
-    from datetime import datetime
+    """ISO 8601 in local time, with its offset: 2026-11-28T15:04:05+01:00 (UTC, or "", for a
+    moment this zone cannot show)."""
+    from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        try:
+            return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+        except (ValueError, OverflowError, OSError):
+            return ""
 
 
 def local(stamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+    """`2026-11-28 15:04:05`, local time ("?" for a moment this zone cannot show)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+    except (ValueError, OverflowError, OSError):
+        return "?"
+
+
+def clock(stamp: float) -> str:
+    """`15:04:05`, local time."""
+    return local(stamp)[11:] or "?"

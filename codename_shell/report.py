@@ -261,6 +261,11 @@ def _char_cells(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
+def fit(text: str, width: int) -> str:
+    """`text` (printable) padded to `width` terminal cells, or cut to it with `…`."""
+    return _fit(text, width, False)
+
+
 def _fit(text: str, width: int, front: bool) -> str:
     """`text` padded to `width` cells, or cut to it with `…`."""
     size = cells(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 from codename_shell.allocator import Allocator
 from codename_shell.errors import CodenameError, printable
@@ -41,11 +42,13 @@ def run(argv: list[str], *, name: str | None, settings: Settings) -> int:
     ident = holder.ident
     os.write(ready_w, f"{holder.name}\0{holder.full}\0{ident}".encode())
     os.close(ready_w)
+    ended: float | None = None
     try:
         status = _wait(pid)
+        ended = time.time()  # the ledger says when the job ended, not when its row was written
     finally:
         try:
-            allocator.release(pid)
+            allocator.release(pid, at=ended)
         except CodenameError as e:
             print(printable(f"codename: could not release {holder.name}: {e}"), file=sys.stderr)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)

@@ -230,6 +230,59 @@ MUTANTS = (
            "codename_shell/rostercache.py", r", sorted\(names\)\)", ")", places=2,
            tests=("tests/test_user_machine.py::test_a_kept_roster_is_looked_at_again_for_a_cast"
                   "_added_since",)),
+    Mutant("al", "a closed terminal's release is stamped when the next claim noticed it",
+           "codename_shell/allocator.py", r"at=self\.presence\.let_go\.get\(ident\)", "at=None",
+           ("tests/test_log_history.py::test_a_closed_terminal_is_released_at_its_exit_not_when"
+            "_the_next_claim_noticed",)),
+    Mutant("am", "a job's release is stamped when its release got the lock",
+           "codename_shell/runner.py", r"allocator\.release\(pid, at=ended\)",
+           "allocator.release(pid)",
+           ("tests/test_log_history.py::test_a_job_is_released_when_it_ended_not_when_its_release"
+            "_got_the_lock",)),
+    Mutant("an", "a reaped holder's row says nothing of when it was last seen alive",
+           "codename_shell/allocator.py",
+           r'fields=\(f"seen=\{stamp_of\(seen\)\}",\) if seen > 0 else \(\)', "fields=()",
+           ("tests/test_log_history.py::test_a_killed_holder_is_reaped_with_the_last_moment_it_was"
+            "_seen_alive",)),
+    Mutant("ao", "--since drops a name held across the moment",
+           "codename_shell/history.py", r"chosen = held \+ \[", "chosen = [",
+           ("tests/test_log_history.py::test_since_starts_with_the_claim_of_a_name_held_across"
+            "_the_moment",)),
+    Mutant("ap", "--since drops an event stamped at exactly its moment",
+           "codename_shell/history.py", r"r\[STAMP\] >= edge\]", "r[STAMP] > edge]",
+           ("tests/test_log_history.py::test_since_an_events_own_second_includes_it",)),
+    Mutant("aq", "--since rounds a moment within a second up, dropping that second's events",
+           "codename_shell/history.py",
+           r"return stamp_of\(min\(max\(moment, EARLIEST - 1\), LATEST \+ 1\)\)",
+           "return stamp_of(-(-min(max(moment, EARLIEST - 1), LATEST + 1) // 1))",
+           ("tests/test_log_history.py::test_since_an_events_own_second_includes_it",)),
+    Mutant("ar", "a row's time is believed though no time zone can show it",
+           "codename_shell/history.py", r"if not EARLIEST <= moment <= LATEST:",
+           "if moment != moment:",
+           ("tests/test_log_history.py::test_a_row_that_cannot_be_placed_in_time_is_skipped_with"
+            "_one_line_in_any_zone",)),
+    Mutant("as", "an older ledger's rename (a release and a claim) reads as two events again",
+           "codename_shell/history.py",
+           r"if before\[NAME\] != row\[NAME\] and before\[PID:HOST \+ 1\] == row\[PID:HOST \+ 1\]:",
+           "if False:",
+           ("tests/test_log_history.py::test_an_older_ledgers_released_and_claimed_pair_reads_as"
+            "_one_renamed_event",)),
+    Mutant("at", "who's Doing shows codename's launcher by its interpreter line",
+           "codename_shell/activity.py",
+           r"if at >= len\(args\) or not _launcher\(args\[at\], pid\):", "if True:",
+           ("tests/test_roster_notes_log.py::test_a_process_running_codenames_script_shows_as"
+            "_typed",)),
+    Mutant("au", "no keeper publishes its ledger to the fleet's history",
+           "codename_shell/fleet/keeper.py",
+           r"self\.events\.tick\(time\.monotonic\(\) \+ self\.timing\.tick / 2, self\.log\)",
+           "pass",
+           ("tests/test_fleet_history.py::test_log_at_gives_every_host_the_same_answer_about"
+            "_every_host",)),
+    Mutant("av", "the timeline paints escapes into a pipe",
+           "codename_shell/commands.py", r"colour = width is not None and sys\.stdout\.isatty\(\)",
+           "colour = True",
+           ("tests/test_log_history.py::test_the_timeline_draws_one_row_per_name_within_80_columns"
+            "_and_wide_names",)),
 )
 
 

@@ -191,8 +191,11 @@ def test_rename_without_a_name_gives_another_name(world: World) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Dwight"
     assert [(row["name"], row["pid"]) for row in who(world)] == [("Dwight", p.pid)]
-    assert [(e, n) for e, n, _ in ledger_rows(world)] == [
-        ("claimed", "Michael"), ("released", "Michael"), ("claimed", "Dwight")]
+    # Issue 18 changed the rows: a rename is one `renamed` row naming the old name (it was a
+    # `released` row and a `claimed` row), as the fleet's keeper writes one.
+    rows = ledger_rows(world)
+    assert [(e, n) for e, n, _ in rows] == [("claimed", "Michael"), ("renamed", "Dwight")]
+    assert rows[-1][2]["from"] == "Michael"
     assert world.claim(world.sleeper().pid) == "Michael"
 
 

@@ -93,6 +93,65 @@ def test_a_job_under_codename_run_is_its_own_current_row(world: World) -> None:
     assert "codename_shell who --json" in str(rows["Dwight"]["doing"])
 
 
+def launcher(world: World) -> Path:
+    """codename's launcher as install.sh writes it (`python -SP …/bin/codename`), first on the
+    PATH of the world's terminals."""
+    bin_dir = world.home / ".local" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / "codename"
+    assert world.run_module("codename_shell.launcher", str(path)).returncode == 0
+    world.env["PATH"] = f"{bin_dir}:{world.env['PATH']}"
+    return path
+
+
+def test_a_terminal_running_codename_shows_what_was_typed_not_the_launcher(
+        world: World, terminal: OpenTerminal) -> None:
+    launcher(world)
+    notes = world.home / "sync.md"
+    world.env["CODENAME_NOTES"] = str(notes)
+    write_rc(world, "bash")
+    t = terminal()
+    assert t.ask("$(type -P codename)") == str(world.home / ".local" / "bin" / "codename")
+    t.type("codename run -- sleep 300")  # the foreground job: the launcher's interpreter line
+    wait_until(lambda: (row_of(world, t.pid) or {}).get("doing") == "codename run -- sleep 300",
+               "the terminal's row to show the codename command as typed")
+    line = next(x for x in world.run("who", env={"COLUMNS": "250"}).stdout.splitlines()
+                if f" {t.pid} " in x)
+    assert "codename run -- sleep 300" in line and "-SP" not in line, line
+    assert world.run("roster", "--write").returncode == 0
+    written = notes.read_text()
+    assert "`codename run -- sleep 300`" in written, written
+    assert "-SP" not in written and "python" not in written, written
+    t.child.sendintr()
+    t.wait_prompt()
+
+
+@pytest.mark.parametrize("script", ["launcher", "pip's wrapper"])
+def test_a_process_running_codenames_script_shows_as_typed(world: World, script: str) -> None:
+    if script == "launcher":
+        path = launcher(world)
+        argv = [sys.executable, "-SP", str(path)]  # exactly what its `#!` line runs
+    else:
+        path = Path(sys.executable).parent / "codename"
+        if not path.exists():
+            require("codename")  # pip's wrapper of the test venv (pip install -e .)
+        argv = [sys.executable, str(path)]
+    assert path.read_text().startswith("#!")
+    # `codename run` waits for its job; claimed as a job itself, its own command is its Doing.
+    p = job(world, *argv, "run", "--", "sleep", "300")
+    wait_until(lambda: len(who(world)) == 1, "the run to claim a name for its job")
+    world.claim(p.pid, "--kind", "job")
+    wait_until(lambda: (row_of(world, p.pid) or {}).get("doing") == "codename run -- sleep 300",
+               "the row to show the codename command as typed")
+    # Anything else run by an interpreter stays as it is: only codename's own scripts change.
+    other = world.home / "codename"
+    other.write_text("#!/bin/sh\nexec sleep 300\n")
+    q = job(world, sys.executable, "-c", "import time; time.sleep(300)", str(other))
+    world.claim(q.pid, "--kind", "job")
+    wait_until(lambda: "import time" in str((row_of(world, q.pid) or {}).get("doing")),
+               "the other row")
+
+
 WIDE_CAST = 'theme = "wide"\n[themes.wide]\nnames = ["山田太郎", "Ann", "🦊Fox"]\n'
 
 
@@ -383,12 +442,17 @@ def test_log_since_filters_and_a_bad_since_is_a_usage_error(world: World) -> Non
 
 
 def test_a_rename_shows_in_the_log_on_both_names(world: World) -> None:
+    # Issue 18 changed this: a typed rename was a `released … renamed to Jim` row and a
+    # `claimed … renamed from Michael` row; it is now one `renamed` event, as a fleet rename is.
     p = world.sleeper()
     world.claim(p.pid)
     assert world.run("rename", "--pid", str(p.pid), "Jim").returncode == 0
     table = world.run("log").stdout
-    assert re.search(r"released\s+Michael .*renamed to Jim", table), table
-    assert re.search(r"claimed\s+Jim .*renamed from Michael", table), table
+    assert re.search(r"renamed\s+Jim .*from Michael", table), table
+    assert "released" not in table and table.count("claimed") == 1, table
+    for name in ("michael", "JIM"):
+        renamed = [e for e in log_json(world, "--name", name) if e["event"] == "renamed"]
+        assert [(e["from"], e["to"], e["name"]) for e in renamed] == [("Michael", "Jim", "Jim")]
 
 
 def test_a_fleet_rename_is_in_the_history_of_both_names_with_its_reason(world: World) -> None:
@@ -404,7 +468,9 @@ def test_a_fleet_rename_is_in_the_history_of_both_names_with_its_reason(world: W
     events = log_json(world, "--name", "michael")
     assert [(e["event"], e["name"]) for e in events] == [
         ("claimed", "Michael"), ("renamed", "Michael@laptop")]
-    assert (events[1]["previous"], events[1]["reason"]) == ("Michael", "the fleet did not answer")
+    # Issue 18: `from` and `to`, as a typed rename has them (the field was `previous`).
+    assert (events[1]["from"], events[1]["to"], events[1]["reason"]) == (
+        "Michael", "Michael@laptop", "the fleet did not answer")
     assert log_json(world, "--name", "michael@LAPTOP") == events[1:]
 
 
@@ -454,5 +520,5 @@ def test_the_log_reader_never_crashes_on_any_ledger_text(
                                           encoding="utf-8", errors="surrogatepass")
     log = history.History(str(directory))
     events = log.events()
-    assert events and events[0].holder.name == "Pam"
-    assert all(e.event in ledger.EVENTS for e in events)
+    assert events and history.Event(events[0]).name == "Pam"
+    assert all(history.Event(e).event in ledger.EVENTS for e in events)

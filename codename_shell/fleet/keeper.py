@@ -33,6 +33,7 @@ import os
 import time
 
 from codename_shell.fleet import LOCK_NAME
+from codename_shell.fleet.events import Publisher
 from codename_shell.fleet.lease import Timing, lease_clock
 
 TYPE_CHECKING = False
@@ -142,6 +143,9 @@ class Keeper:
         self.fleet_gone_since: float | None = None
         #: The last round's (lease_clock when sent, server's clock in ms), for `clock`.
         self.last_clock: tuple[float, int] | None = None
+        #: This host's ledger rows to the fleet's history, for `codename log` (fleet/events).
+        self.events = Publisher(self.store, self.state_dir, directory, self.fleet.node,
+                                self.fleet.host)
 
     def run(self) -> None:
         self.log(f"keeper {os.getpid()} keeps this host's names in the fleet "
@@ -199,6 +203,8 @@ class Keeper:
             # Whatever failed above (an answer that is not Redis's, a full disk, a bug), the
             # leases still run out on time: the switch to host-qualified names must not wait.
             self.guard(holders)
+        if self.reachable:  # after the guard, in half a tick: history never delays a lease
+            self.events.tick(time.monotonic() + self.timing.tick / 2, self.log)
         if holders or vouched or (self.suspects and self.reachable):
             self.idle_since = lease_clock()
         if lease_clock() - self.idle_since < self.timing.idle:

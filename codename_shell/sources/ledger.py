@@ -36,11 +36,12 @@ from codename_shell.sources.base import Source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
 _Key = tuple[str, "int | None", "int | None", str]
 
 EVENTS = ("claimed", "released", "reaped", "renamed", "heartbeat")
+STAMP = "%Y-%m-%dT%H:%M:%SZ"  # a row's time: UTC, whole seconds
 # Closed rows kept in the live file before compaction. Every claim reads and parses the live
 # file whole, so each closed row kept costs every claim ~4 µs: at 256 a shell start paid up
 # to ~1 ms for history (bench row 4b), at 32 at most ~0.15 ms; the price is rewriting the
@@ -53,6 +54,40 @@ _PIECE = 4 << 20
 COMPACTED = "# codename ledger, compacted "  # the header of a compacted file (history reads it)
 MAX_REPORTED = 10  # unreadable rows reported one by one; past this, one line counts the rest
 ARCHIVE_MAX = 1 << 20  # bytes of history in ledger.log.1 before it rotates to .2
+
+
+class Entry:
+    """A ledger row to append: `event` of `holder`, which happened at `at` (None: now), with
+    `fields` more, each `key=value` (one line, no tab): the ledger's own, never the holder's.
+
+    What history reads from them (history.py): `from=` (a rename's old name), `seen=` (a
+    reaped holder's last sign of life, stamped like the row), `cwd=` (where a claim was made)
+    and `reason=`. A release is stamped when the holder let go (a terminal's exit), which may
+    be before rows appended earlier: history sorts by time, the file keeps the write order.
+    """
+
+    __slots__ = ("at", "event", "fields", "holder")
+
+    def __init__(self, event: str, holder: Holder, *, at: float | None = None,
+                 fields: tuple[str, ...] = ()) -> None:
+        self.event = event
+        self.holder = holder
+        self.at = at
+        self.fields = fields
+
+    def line(self, now: str) -> str:
+        stamp = now if self.at is None else stamp_of(self.at)
+        return "\t".join((stamp, self.event, self.holder.to_row(), *self.fields))
+
+
+def stamp_of(at: float) -> str:
+    """A row's stamp for the moment `at` (seconds since the epoch)."""
+    return time.strftime(STAMP, time.gmtime(int(at)))
+
+
+def one_line(text: str) -> str:
+    """`text` fit for a field's value: one line, no tab, no control character."""
+    return " ".join("".join(c if c >= " " and c != "\x7f" else " " for c in text).split())
 
 
 class LedgerSource(Source):
@@ -207,35 +242,31 @@ class LedgerSource(Source):
     def rename(self, holder: Holder, reason: str) -> int:
         """`holder`'s process now holds `holder.name`, for `reason` (one line, no tab); the
         ledger's size before the row, for `undo` (see `allocator.record_rows`)."""
-        why = " ".join(reason.split())
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        mark = fileio.append_lines(self.path,
-                                   [f"{stamp}\trenamed\t{holder.to_row()}\treason={why}"])
-        self._rows += 1
-        self._lines += 1
-        self._track("renamed", holder)
-        return mark
+        return self.append([Entry("renamed", holder, fields=(f"reason={one_line(reason)}",))])
 
     def _append(self, event: str, holder: Holder) -> None:
         self.append([(event, holder)])
 
-    def append(self, rows: list[tuple[str, Holder]]) -> int:
-        """Append `(event, holder)` rows, all of them or none; the ledger's size before them.
+    def append(self, rows: Sequence[tuple[str, Holder] | Entry]) -> int:
+        """Append rows, all of them or none; the ledger's size before them.
 
-        A disk too full for them raises OSError and leaves the file as it was (see
-        `fileio.append_lines`). `undo(mark)` takes them back out when a write that had to
-        follow them failed.
+        A row is `(event, holder)`, stamped now, or an `Entry`, which may say when it
+        happened and carry more fields. A disk too full for them raises OSError and leaves
+        the file as it was (see `fileio.append_lines`). `undo(mark)` takes them back out when
+        a write that had to follow them failed.
         """
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        lines = [f"{stamp}\t{event}\t{holder.to_row()}" for event, holder in rows]
+        now = time.strftime(STAMP, time.gmtime())
+        entries = [row if isinstance(row, Entry) else Entry(*row) for row in rows]
+        lines = [entry.line(now) for entry in entries]
         mark = fileio.append_lines(self.path, lines)
-        for (event, holder), line in zip(rows, lines, strict=True):
+        for entry, line in zip(entries, lines, strict=True):
             self._rows += 1
             self._lines += 1
-            if event == "heartbeat":
+            holder = entry.holder
+            if entry.event == "heartbeat":
                 self._beat_lines.setdefault(
                     (holder.name, holder.pid, holder.start, holder.host), []).append(self._lines)
-            self._track(event, holder, line)
+            self._track(entry.event, holder, line)
         return mark
 
     def undo(self, mark: int) -> None:
@@ -284,7 +315,7 @@ class LedgerSource(Source):
                 history = self._history(lines)
         except OSError:
             return False  # gone, replaced or grown since it was read: leave it to the next claim
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        stamp = time.strftime(STAMP, time.gmtime())
         rows = [f"{COMPACTED}{stamp}; history in ledger.log.1\n"]
         rows += [f"{stamp}\tclaimed\t{h.to_row()}\n" for h in live]
         # Each open holder's latest heartbeat row, after every re-listed row (history.py takes

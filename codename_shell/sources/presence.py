@@ -39,6 +39,8 @@ class PresenceSource(Source):
         #: (pid, start, pid namespace number) of the files a shell emptied on exit: clean
         #: releases.
         self.released: list[tuple[int, int | None, str]] = []
+        #: When each of those let go: its emptied file's mtime (the exit's `: >| file`).
+        self.let_go: dict[tuple[int, int | None, str], float] = {}
         #: Entries holding no readable row (junk, a FIFO, a symlink): `reap` removes them.
         self.unreadable: list[str] = []
         #: Temp files whose writer died mid-write (see fileio.stale_temps).
@@ -59,9 +61,22 @@ class PresenceSource(Source):
     def path_for(self, holder: Holder) -> str:
         return os.path.join(self.directory, holder.ident)
 
+    def last_seen(self, holder: Holder) -> float:
+        """The latest sign of life of `holder` this source can give: its heartbeat, its presence
+        file's mtime (merged into `beat` when read) and its `.seen` file's (its shell's last
+        look at its name, see the hooks); for a reaped holder's ledger row."""
+        seen = float(holder.beat or 0)
+        try:
+            seen = max(seen, os.stat(self.path_for(holder) + ".seen",
+                                     follow_symlinks=False).st_mtime)
+        except OSError:
+            pass  # none: a job, a spare, a nested shell's holder, or removed already
+        return seen
+
     def holders(self) -> list[Holder]:
         self.problems = []
         self.released = []
+        self.let_go = {}
         self.unreadable = []
         self.stale_temps = []
         self.snapshot = {}
@@ -131,6 +146,7 @@ class PresenceSource(Source):
             emptied = parse_ident(entry)
             if emptied is not None:
                 self.released.append(emptied)
+                self.let_go[emptied] = info.st_mtime
             return None
         # A row ends at "\n" alone: a full name may hold U+2028, which splitlines cuts at.
         row = text.split("\n", 1)[0]
