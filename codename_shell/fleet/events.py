@@ -103,7 +103,8 @@ class Publisher:
             self.fd = -1
 
     def _send(self, deadline: float, lines: list[str]) -> None:
-        from codename_shell.fleet.client import FleetError, ServerError
+        from codename_shell.fleet.client import FleetError
+        from codename_shell.fleet.resp import ServerError
 
         commands = [("XADD", self.key, "MAXLEN", "~", EVENTS_MAX, "*", "node", self.node,
                      "host", self.host, "line", line) for line in lines]
@@ -183,7 +184,8 @@ def read(settings: Settings, state_dir: str) -> tuple[list[tuple[str, str]], str
     from codename_shell import liveness
     from codename_shell.errors import ConfigError
     from codename_shell.fleet import node
-    from codename_shell.fleet.client import FleetError, ServerError
+    from codename_shell.fleet.client import FleetError
+    from codename_shell.fleet.resp import ServerError
     from codename_shell.fleet.store import FleetConfig, Store
 
     assert settings.fleet is not None
