@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(short_usage(parser))
             return 0
         _check_command(parser, args)
+        _asked[:] = args[:1]
         ns = parser.parse_args(args)
         if getattr(ns, "func", None) is None:  # options alone, e.g. `codename --`
             sys.stderr.write(short_usage(parser))
@@ -71,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     class Parser(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # type: ignore[override]
-            # One line, like every other error; the usage is one --help away.
-            print(f"codename: {message} (see `{self.prog} --help`)", file=sys.stderr)
+            # One line, like every other error; the usage is one --help away, or the option
+            # meant, for a typo (`--jsn`).
+            print(f"codename: {message}{_option_hint(self, message)}", file=sys.stderr)
             raise SystemExit(2)
 
     p = Parser(prog="codename", description=DESCRIPTION, epilog=epilog(),
@@ -255,6 +257,31 @@ def short_usage(parser: argparse.ArgumentParser) -> str:
             f"commands:\n{lines}\n"
             "`codename help COMMAND` for a command's options; `codename --help` for examples,\n"
             "the config file and the environment variables.\n")
+
+
+#: The command word being parsed, for `_option_hint`.
+_asked: list[str] = []
+
+
+def _option_hint(parser: argparse.ArgumentParser, message: str) -> str:
+    """`; did you mean '--json'?` for an option that is not one of `parser`'s but is near one;
+    else where to look."""
+    import difflib
+
+    prefix = "unrecognized arguments: "
+    if message.startswith(prefix):
+        wanted = [w for w in message[len(prefix):].split() if w.startswith("-")]
+        known = [o for action in parser._actions for o in action.option_strings]
+        command = commands_of(parser).get(_asked[0]) if _asked else None
+        if command is not None:  # argparse says it of the top parser: the command's own
+            known += [o for action in command._actions for o in action.option_strings]
+        bare = {o.lstrip("-"): o for o in known}  # `--` alone would make any two look alike
+        for word in wanted:
+            near = difflib.get_close_matches(word.split("=", 1)[0].lstrip("-"), list(bare),
+                                             n=1, cutoff=0.6)
+            if near:
+                return f"; did you mean {bare[near[0]]!r}?"
+    return f" (see `{parser.prog} --help`)"
 
 
 def _check_command(parser: argparse.ArgumentParser, args: list[str]) -> None:

@@ -21,7 +21,7 @@ def _settings() -> config.Settings:
     settings = config.load()
     settings.theme_in_force()  # an unknown theme (schedule, CODENAME_THEME) warns: say it now
     for message in settings.warnings:
-        print(f"codename: {report.printable(message)}", file=sys.stderr)
+        print(f"codename: warning: {report.printable(message)}", file=sys.stderr)
     settings.warnings.clear()
     if settings.fleet is not None:
         _supervise()
@@ -166,7 +166,8 @@ def theme(ns: argparse.Namespace) -> int:
                                 f"{', '.join(sorted(settings.casts))}")
         path = config.set_theme(ns.name)
         after, why = config.load().theme_in_force()
-        print(report.printable(f"new sessions draw from {after} ({why}; saved to {path})"))
+        done = f"saved to {path}" if ns.name else f"the theme line removed from {path}"
+        print(report.printable(f"new sessions draw from {after} ({why}; {done})"))
         if os.environ.get("CODENAME_THEME"):
             print("codename: note: CODENAME_THEME is set in this environment and wins",
                   file=sys.stderr)
@@ -198,7 +199,7 @@ def reap(ns: argparse.Namespace) -> int:
         print(f"kept {show(h.name)} (pid {h.pid}, {_namespace(h)}; {', '.join(h.sources)}): "
               "alive or not is for its own side to say; a claim there reaps it once its "
               "process ends")
-    if not ghosts:
+    if not reaped:
         print("no ghosts")
     if ns.host is not None and len(ghosts) == len(reaped) and not allocator.reap_kept:
         print(f"no rows of host {show(ns.host)} that cannot be checked from here")

@@ -266,7 +266,7 @@ def _apply(raw: dict[str, Any], data: dict[str, Any], path: str) -> None:
         elif key == "fleet":
             _apply_fleet(value, data, bad)
         else:
-            bad(key, "is not a setting codename knows")
+            bad(key, _unknown_key(_TOP_LEVEL + _TABLES))
 
 
 def _apply_schedule(value: object, data: dict[str, Any], bad: Any) -> None:
@@ -277,7 +277,8 @@ def _apply_schedule(value: object, data: dict[str, Any], bad: Any) -> None:
         if day.lower() in WEEKDAYS and isinstance(theme, str):
             data["schedule"][day.lower()] = theme
         else:
-            bad(f"schedule.{day}", "must be a weekday set to a theme name")
+            bad(f"schedule.{day}", f"must be a weekday set to a theme name (the days are "
+                f"{', '.join(WEEKDAYS)})")
 
 
 def _apply_themes(value: object, data: dict[str, Any], path: str, bad: Any) -> None:
@@ -314,10 +315,16 @@ def _unknown_keys(table: dict[str, Any], known: tuple[str, ...], where: str, bad
             bad(f"{where}.{key}", f"is not a setting of [{where.split('[')[0]}]; `{key}` goes "
                 "at the top of the file, before the first [table]")
         else:
-            bad(f"{where}.{key}", "is not a setting codename knows")
+            bad(f"{where}.{key}", _unknown_key(known))
 
 
 _TOP_LEVEL = ("theme", "prompt", "title", "heartbeat_ttl")
+_TABLES = ("schedule", "themes", "rosters", "notes", "fleet")
+
+
+def _unknown_key(valid: tuple[str, ...]) -> str:
+    """What a key codename does not read is told: the keys it does read there."""
+    return f"is not a setting codename knows (the settings here: {', '.join(valid)})"
 
 
 def _apply_rosters(value: object, data: dict[str, Any], bad: Any) -> None:
@@ -342,7 +349,7 @@ def _apply_notes(value: object, data: dict[str, Any], bad: Any) -> None:
         return
     for key, entry in value.items():
         if key != "path":
-            bad(f"notes.{key}", "is not a setting codename knows")
+            bad(f"notes.{key}", _unknown_key(("path",)))
         elif isinstance(entry, str) and entry.strip() and entry.isprintable():
             # Relative means beside config.toml, as for rosters.
             where = os.path.dirname(data["path"])
@@ -383,7 +390,7 @@ def _apply_fleet(value: object, data: dict[str, Any], bad: Any) -> None:
                     "password_file": "must be a file name"}[key]
             bad(f"fleet.{key}", what)
         else:
-            bad(f"fleet.{key}", "is not a setting codename knows")
+            bad(f"fleet.{key}", _unknown_key(tuple(_FLEET_DEFAULTS)))
     data["fleet"] = fleet
 
 

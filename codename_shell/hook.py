@@ -361,4 +361,4 @@ def _warn(messages: list[str]) -> None:
         if len(messages) > 1:
             more = f" (and {len(messages) - 1} more: run `codename doctor`)"
         # printable: a config key may hold an ESC
-        print(f"codename: {printable(messages[0])}{more}", file=sys.stderr)
+        print(f"codename: warning: {printable(messages[0])}{more}", file=sys.stderr)

@@ -582,3 +582,55 @@ def test_version(world: World) -> None:
     for flag in ("-V", "--version"):
         r = world.run(flag)
         assert r.returncode == 0 and r.stdout == f"codename {__version__}\n"
+
+
+# --- one style of message (issue 19) ------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "key", "valid"), [
+    ("bogus = 1\n", "bogus", "theme, prompt, title, heartbeat_ttl, schedule, themes, rosters, "
+                             "notes, fleet"),
+    ('[notes]\npth = "n.md"\n', "notes.pth", "path"),
+    ('[fleet]\nurl = "redis://127.0.0.1:1/0"\nleese = 5\n', "fleet.leese",
+     "url, name, lease, password_file"),
+    ('[themes.crew]\nnames = ["Ada"]\ntitel = "Crew"\n', "themes.crew.titel", "names"),
+])
+def test_an_error_that_names_a_key_lists_the_valid_ones(world: World, body: str, key: str,
+                                                       valid: str) -> None:
+    world.write_config(body)
+    r = world.run("themes")
+    assert r.returncode == 0
+    line = next(line for line in r.stderr.splitlines() if f"`{key}`" in line)
+    assert line.startswith("codename: warning: "), line
+    assert line.endswith(f"is not a setting codename knows (the settings here: {valid}); "
+                         "ignored"), line
+
+
+def test_a_schedule_key_that_is_no_weekday_lists_the_weekdays(world: World) -> None:
+    world.write_config('[schedule]\nMon = "parks"\n')
+    r = world.run("theme")
+    assert "`schedule.Mon` must be a weekday set to a theme name (the days are monday, " \
+           "tuesday, wednesday, thursday, friday, saturday, sunday)" in r.stderr, r.stderr
+    assert r.stderr.startswith("codename: warning: ")
+
+
+@pytest.mark.parametrize(("typo", "meant"), [
+    (["who", "--jsn"], "--json"), (["claim", "--nme", "Ada"], "--name"),
+    (["log", "--timelin"], None), (["doctor", "--jason"], "--json")])
+def test_a_typo_in_an_option_names_the_option_meant(world: World, typo: list[str],
+                                                    meant: str | None) -> None:
+    r = world.run(*typo)
+    if meant is None:  # argparse takes an unambiguous prefix as the option itself
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"codename: unrecognized arguments: {' '.join(typo[1:])}; did you mean {meant!r}?"]
+
+
+def test_theme_clear_says_it_removed_the_line(world: World) -> None:
+    world.write_config('theme = "parks"\n')
+    r = world.run("theme", "--clear")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("new sessions draw from office (default; the theme line removed from "
+                        f"{world.config_file})\n")
+    assert "saved to" not in r.stdout
