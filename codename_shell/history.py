@@ -36,15 +36,13 @@ import re
 import time
 
 from codename_shell import fileio
-from codename_shell.errors import UsageError
 from codename_shell.holders import MAX_STAMP
+from codename_shell.moments import clock, iso
 from codename_shell.sources.ledger import EVENTS
 
 FILES = ("ledger.log.2", "ledger.log.1", "ledger.log")  # oldest first
 COMPACTED = "# codename ledger, compacted "
 _READ_MAX = 256 << 20  # bytes read of one ledger file; the allocator keeps them far smaller
-_DURATION = re.compile(r"(?:(\d+)\s*([smhdw]))+")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 #: The times history places: two days inside the years 1970 to 9999, so that every one of
 #: them is a date in every time zone (a zone is at most ±26 h from UTC).
 EARLIEST = 2 * 86400
@@ -386,166 +384,6 @@ def _read(path: str, warnings: list[str]) -> str:
     return data.decode("utf-8", "replace")
 
 
-# --- tenures: who held which name when --------------------------------------------------------
-
-class Tenure:
-    """One holder's hold on one name: from `first` (its claim, or the rename that gave it the
-    name) to `last` (its release, reap, or rename away), None while it holds it."""
-
-    __slots__ = ("before", "first", "last")
-
-    def __init__(self, first: Row, before: Tenure | None = None) -> None:
-        self.first = first
-        self.last: Row | None = None
-        #: The same process's tenure that a rename ended to begin this one.
-        self.before = before
-
-    @property
-    def start(self) -> Event:
-        return Event(self.first)
-
-    @property
-    def end(self) -> Event | None:
-        return None if self.last is None else Event(self.last)
-
-    @property
-    def name(self) -> str:
-        return self.first[NAME]
-
-    @property
-    def cwd(self) -> str:
-        """Where its process was when it claimed ("" when not recorded)."""
-        first = self
-        while first.before is not None:
-            first = first.before
-        return field(first.first[LINE], "cwd")
-
-    def held_at(self, stamp: str) -> bool:
-        """Whether it held its name in the second `stamp` (a Row's stamp) began."""
-        return self.first[STAMP] <= stamp and (self.last is None or self.last[STAMP] > stamp)
-
-    def to_dict(self) -> dict[str, object]:
-        s, e = self.start, self.end
-        row: dict[str, object] = {
-            "name": s.name, "pid": s.pid, "host": s.host, "tty": s.tty or None, "kind": s.kind,
-            "cwd": self.cwd or None, "claimed": iso(s.time),
-            "released": None if e is None else iso(e.time),
-            "end": None if e is None else e.event}
-        if s.event == "renamed":
-            row["from"] = s.previous or None
-        if e is not None and e.event == "renamed":
-            row["to"] = e.name
-        seen = None if e is None else e.seen
-        if seen is not None:
-            row["seen"] = iso(seen)
-        return row
-
-
-def tenures(rows: list[Row]) -> list[Tenure]:
-    """Every tenure the rows (in time order) show, in the order they began. A release
-    whose claim history lost (rotated away before compaction re-listed it) starts none."""
-    held: dict[Key, Tenure] = {}
-    found: list[Tenure] = []
-    for row in rows:
-        event = row[EVENT]
-        if event == "claimed":
-            key = row[NAME:HOST + 1]
-            if key not in held:
-                held[key] = Tenure(row)
-                found.append(held[key])
-        elif event == "released" or event == "reaped":
-            ended = held.pop(row[NAME:HOST + 1], None)
-            if ended is not None:
-                ended.last = row
-        elif event == "renamed":
-            before = None
-            for k in [k for k in held if k[1:] == row[PID:HOST + 1]]:
-                before = held.pop(k)
-                before.last = row
-            held[row[NAME:HOST + 1]] = Tenure(row, before)
-            found.append(held[row[NAME:HOST + 1]])
-    return found
-
-
-def open_at(rows: list[Row], edge: str, *, inclusive: bool) -> list[Tenure]:
-    """The tenures open at the second `edge` (a Row's stamp), with their ends if any: begun
-    by then (`inclusive`: in that second too) and not ended by then. As `tenures`, but a
-    tenure is made only for those: a dict entry a claim, not an object (200,000 rows)."""
-    # key -> (its first row, the tenure a rename ended to begin it)
-    held: dict[Key, tuple[Row, Tenure | None]] = {}
-    at = len(rows)
-    for i, row in enumerate(rows):
-        stamp = row[STAMP]
-        if stamp > edge or (stamp == edge and not inclusive):
-            at = i
-            break
-        event = row[EVENT]
-        if event == "claimed":
-            key = row[NAME:HOST + 1]
-            if key not in held:
-                held[key] = (row, None)
-        elif event == "released" or event == "reaped":
-            held.pop(row[NAME:HOST + 1], None)
-        elif event == "renamed":
-            before = None
-            for k in [k for k in held if k[1:] == row[PID:HOST + 1]]:
-                before = Tenure(*held.pop(k))
-                before.last = row
-            held[row[NAME:HOST + 1]] = (row, before)
-    made = [Tenure(first, before) for first, before in held.values()]
-    waiting = {t.first[NAME:HOST + 1]: t for t in made}
-    for row in rows[at:]:  # how each ended, if it has
-        if not waiting:
-            break
-        if row[EVENT] == "released" or row[EVENT] == "reaped":
-            t = waiting.pop(row[NAME:HOST + 1], None)
-            if t is not None:
-                t.last = row
-        elif row[EVENT] == "renamed":
-            for k in [k for k in waiting if k[1:] == row[PID:HOST + 1]]:
-                waiting.pop(k).last = row
-    made.sort(key=lambda t: t.first[STAMP])
-    return made
-
-
-def _edge(moment: float) -> str:
-    """The stamp of the second `moment` falls in (held within what stamps can say)."""
-    return stamp_of(min(max(moment, EARLIEST - 1), LATEST + 1))
-
-
-# --- choosing events ----------------------------------------------------------------------
-
-def select(rows: list[Row], name: str | None = None, since: float | None = None,
-           now: float | None = None) -> list[Event]:
-    """The events of `name` (as a reader sees it: case and Unicode form ignored) from `since`
-    on: first the claims of the names held then (and not let go before it; none for a `since`
-    still to come), then every event at `since` or later. Stamps are whole seconds, so
-    `since` counts from its second."""
-    chosen = rows
-    if since is not None:
-        edge = _edge(since)
-        held = [t.first for t in open_at(rows, edge, inclusive=False)]
-        if since // 1 > (time.time() if now is None else now):
-            held = []
-        chosen = held + [r for r in rows if r[STAMP] >= edge]
-    if name is not None:
-        wanted = fold(name)
-        spelt = {n for n in {r[NAME] for r in chosen} if fold(n) == wanted}  # folded once each
-        # A rename belongs to the history of both names.
-        chosen = [r for r in chosen if r[NAME] in spelt or (
-            r[EVENT] == "renamed" and fold(field(r[LINE], "from")) == wanted)]
-    return [Event(r) for r in chosen]
-
-
-def held_at(rows: list[Row], when: float, name: str | None = None) -> list[Tenure]:
-    """The tenures live at `when` (of `name` only, when given), by name."""
-    wanted = None if name is None else fold(name)
-    found = [t for t in open_at(rows, _edge(when), inclusive=True)
-             if wanted is None or fold(t.name) == wanted]
-    found.sort(key=lambda t: (fold(t.name), t.first[STAMP]))
-    return found
-
-
 _FOLDED: dict[str, str] = {}
 
 
@@ -561,63 +399,3 @@ def fold(name: str) -> str:
             _FOLDED.clear()
         folded = _FOLDED[name] = casts.fold(name)
     return folded
-
-
-def parse_since(text: str, now: float | None = None, option: str = "--since") -> float:
-    """`--since`, `--at`: a duration back from now (90s, 30m, 2h, 1d, 1w, 1h30m), a time today
-    (15:00), `today`, `yesterday`, or a date or date and time (2026-11-28, 2026-11-28T15:00)."""
-    from datetime import UTC, datetime, timedelta
-
-    now = time.time() if now is None else now
-    spec = text.strip().lower()
-    if _DURATION.fullmatch(spec):
-        seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)\s*([smhdw])", spec))
-        return now - seconds
-    try:
-        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0,
-                                                       microsecond=0)
-        if spec in ("today", "yesterday"):
-            return (midnight - timedelta(days=spec == "yesterday")).timestamp()
-        if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", spec):
-            clock = datetime.strptime(spec if spec.count(":") == 2 else spec + ":00", "%H:%M:%S")
-            return midnight.replace(hour=clock.hour, minute=clock.minute,
-                                    second=clock.second).timestamp()
-        given = datetime.fromisoformat(text.strip())  # naive: local time
-    except (ValueError, OverflowError, OSError):
-        given = None
-    if given is None:
-        raise UsageError(f"{option} {text!r}: give a duration (90s, 30m, 2h, 1d, 1w), a time "
-                         "(15:00), today, yesterday, or a date (2026-11-28, 2026-11-28T15:00)")
-    try:
-        return given.timestamp()
-    except (ValueError, OverflowError, OSError):
-        # Year 1 east of UTC, year 9999 west of it: a moment this zone cannot name, at the
-        # very edge of time; read as UTC, hours from it at most.
-        return given.replace(tzinfo=UTC).timestamp()
-
-
-def iso(stamp: float) -> str:
-    """ISO 8601 in local time, with its offset: 2026-11-28T15:04:05+01:00 (UTC, or "", for a
-    moment this zone cannot show)."""
-    from datetime import UTC, datetime
-
-    try:
-        return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
-    except (ValueError, OverflowError, OSError):
-        try:
-            return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
-        except (ValueError, OverflowError, OSError):
-            return ""
-
-
-def local(stamp: float) -> str:
-    """`2026-11-28 15:04:05`, local time ("?" for a moment this zone cannot show)."""
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
-    except (ValueError, OverflowError, OSError):
-        return "?"
-
-
-def clock(stamp: float) -> str:
-    """`15:04:05`, local time."""
-    return local(stamp)[11:] or "?"

@@ -20,7 +20,7 @@ from codename_shell import report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from codename_shell.history import Tenure
+    from codename_shell.tenures import Tenure
 
 WINDOW = 8 * 3600  # seconds drawn when no --since is given
 PIPED_WIDTH = 80

@@ -245,14 +245,14 @@ MUTANTS = (
            ("tests/test_log_history.py::test_a_killed_holder_is_reaped_with_the_last_moment_it_was"
             "_seen_alive",)),
     Mutant("ao", "--since drops a name held across the moment",
-           "codename_shell/history.py", r"chosen = held \+ \[", "chosen = [",
+           "codename_shell/tenures.py", r"chosen = held \+ \[", "chosen = [",
            ("tests/test_log_history.py::test_since_starts_with_the_claim_of_a_name_held_across"
             "_the_moment",)),
     Mutant("ap", "--since drops an event stamped at exactly its moment",
-           "codename_shell/history.py", r"r\[STAMP\] >= edge\]", "r[STAMP] > edge]",
+           "codename_shell/tenures.py", r"r\[STAMP\] >= edge\]", "r[STAMP] > edge]",
            ("tests/test_log_history.py::test_since_an_events_own_second_includes_it",)),
     Mutant("aq", "--since rounds a moment within a second up, dropping that second's events",
-           "codename_shell/history.py",
+           "codename_shell/tenures.py",
            r"return stamp_of\(min\(max\(moment, EARLIEST - 1\), LATEST \+ 1\)\)",
            "return stamp_of(-(-min(max(moment, EARLIEST - 1), LATEST + 1) // 1))",
            ("tests/test_log_history.py::test_since_an_events_own_second_includes_it",)),
@@ -279,7 +279,7 @@ MUTANTS = (
            ("tests/test_fleet_history.py::test_log_at_gives_every_host_the_same_answer_about"
             "_every_host",)),
     Mutant("av", "the timeline paints escapes into a pipe",
-           "codename_shell/commands.py", r"colour = width is not None and sys\.stdout\.isatty\(\)",
+           "codename_shell/logview.py", r"colour = width is not None and sys\.stdout\.isatty\(\)",
            "colour = True",
            ("tests/test_log_history.py::test_the_timeline_draws_one_row_per_name_within_80_columns"
             "_and_wide_names",)),
