@@ -149,6 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("text", nargs=argparse.REMAINDER, metavar="TEXT...",
                     help="the note (default: the text on stdin)")
 
+    sp = cmd("where", commands.where,
+             "where NAME's session is: host, pid, tty, tmux pane, directory, since")
+    sp.add_argument("name", metavar="NAME", help="the name (case does not matter)")
+    sp.add_argument("--json", action="store_true", help="one JSON object")
+
+    sp = cmd("attach", commands.attach,
+             "inside tmux: switch this client to the pane of NAME's session")
+    sp.add_argument("name", metavar="NAME", help="the name (case does not matter)")
+
+    sp = cmd("tell", commands.tell,
+             "leave TEXT for NAME's terminal: shown once above its next prompt, signed "
+             "with the name above you")
+    sp.add_argument("name", metavar="NAME", help="the name (case does not matter)")
+    sp.add_argument("text", nargs=argparse.REMAINDER, metavar="TEXT...",
+                    help="the message (default: the text on stdin)")
+
     sp = cmd("roster", commands.roster, "print the live sessions as a Markdown table")
     arg = sp.add_argument("--write", nargs="?", const="", metavar="FILE",
                           help="replace the roster block in FILE (default: the notes file) "
@@ -205,6 +221,8 @@ EXAMPLES = (
     ("codename rename Jim", "this terminal becomes Jim"),
     ("codename theme parks", "new terminals draw from the parks cast"),
     ("codename run -- make test", "run a job under a name of its own"),
+    ("codename where pam", "where Pam's session runs: host, tty, tmux pane, directory"),
+    ("codename tell pam 'pushed, go ahead'", "a line above Pam's next prompt, signed by you"),
     ("codename doctor", "check everything, and say what to do"),
 )
 
@@ -213,7 +231,7 @@ ENVIRONMENT = (
     ("CODENAME_FLEET_URL", "the fleet's Redis url (wins over [fleet] url in config.toml)"),
     ("CODENAME_NOTES", "the notes file of `note` and `roster --write` (wins over [notes])"),
     ("CODENAME_PROMPT", "0: no [Name] prefix in this shell's prompt"),
-    ("NO_COLOR", "set: no colour in the prompt prefix"),
+    ("NO_COLOR", "set: no colours in the prompt prefix or in `who`"),
     ("XDG_CONFIG_HOME", "where config.toml is (codename/ below it)"),
     ("XDG_STATE_HOME", "where the ledger and the lock are (codename/ below it)"),
     ("XDG_RUNTIME_DIR", "where the presence files are (codename/ below it)"),

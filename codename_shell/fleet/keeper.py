@@ -38,6 +38,7 @@ from codename_shell.fleet.lease import Timing, lease_clock
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codename_shell.config import Settings
+    from codename_shell.fleet.inbox import Courier
     from codename_shell.holders import Holder
     from codename_shell.sources.roster import RosterSource
 
@@ -142,6 +143,8 @@ class Keeper:
         self.fleet_gone_since: float | None = None
         #: The last round's (lease_clock when sent, server's clock in ms), for `clock`.
         self.last_clock: tuple[float, int] | None = None
+        #: Carries messages other hosts left for this host's holders (fleet/inbox.py).
+        self.courier: Courier | None = None
 
     def run(self) -> None:
         self.log(f"keeper {os.getpid()} keeps this host's names in the fleet "
@@ -165,6 +168,7 @@ class Keeper:
         from codename_shell import config
         from codename_shell.fleet import lease, node
 
+        started = time.monotonic()
         settings = config.load()
         if not self.same_fleet(settings):
             return False
@@ -199,12 +203,31 @@ class Keeper:
             # Whatever failed above (an answer that is not Redis's, a full disk, a bug), the
             # leases still run out on time: the switch to host-qualified names must not wait.
             self.guard(holders)
+        self.carry_messages(holders, started + self.timing.round_timeout)
         if holders or vouched or (self.suspects and self.reachable):
             self.idle_since = lease_clock()
         if lease_clock() - self.idle_since < self.timing.idle:
             return True
         self.log(f"nothing held here for {self.timing.idle:.0f} s")
         return False
+
+    def carry_messages(self, holders: dict[str, Holder], deadline: float) -> None:
+        """Messages other hosts left for this host's holders (fleet/inbox.py), once the guard
+        has run, and only while the fleet answers. Within the round's time of this tick
+        (`deadline`), so that a slow fleet never puts the next guard further off than
+        Timing allows for; whatever fails waits for the next tick."""
+        if not self.reachable or time.monotonic() >= deadline:
+            return
+        try:
+            if self.courier is None:
+                from codename_shell.fleet.inbox import Courier
+
+                self.courier = Courier(self)
+            self.courier.carry(holders, deadline)
+        except Exception:
+            from codename_shell.crashlog import log_exception
+
+            self.log(f"carrying messages failed; details in {log_exception()}")
 
     def same_fleet(self, now: Settings) -> bool:
         """Whether [fleet] is still what this keeper keeps (False: leave now).
