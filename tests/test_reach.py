@@ -344,23 +344,23 @@ def who_colours(world: World) -> dict[str, object]:
 
 
 def test_each_live_name_gets_a_distinct_colour_kept_for_its_life(world: World) -> None:
-    sleepers = [world.sleeper() for _ in range(len(colours.PALETTE) + 2)]
+    sleepers = [world.sleeper() for _ in range(len(colours.PALETTE) + 3)]
     names = [world.claim(p.pid) for p in sleepers[:3]]
     assert who_colours(world) == dict(zip(names, colours.PALETTE[:3], strict=True))
 
-    # A rename keeps the colour; a released one is the first free again.
-    assert world.run("rename", "--pid", str(sleepers[0].pid), "Toby").returncode == 0
-    assert who_colours(world)["Toby"] == colours.PALETTE[0]
-    assert world.run("release", "--pid", str(sleepers[1].pid)).returncode == 0
+    # Michael's colour is free again; Dwight, renamed, keeps his; the next claim takes
+    # Michael's.
+    assert world.run("release", "--pid", str(sleepers[0].pid)).returncode == 0
+    assert world.run("rename", "--pid", str(sleepers[1].pid), "Toby").returncode == 0
+    assert who_colours(world) == {"Toby": colours.PALETTE[1], "Jim": colours.PALETTE[2]}
     assert world.claim(sleepers[3].pid) == "Michael"
-    assert who_colours(world)["Michael"] == colours.PALETTE[1]
+    assert who_colours(world)["Michael"] == colours.PALETTE[0]
 
     for p in sleepers[4:]:
         world.claim(p.pid)
     seen = list(who_colours(world).values())
     assert all(isinstance(c, int) and 0 <= c <= 255 for c in seen)
-    assert sorted(seen[:len(colours.PALETTE)]) != []  # the palette is used up, and then
-    assert set(seen) == set(colours.PALETTE)  # colours are given again, every one in use
+    assert set(seen) == set(colours.PALETTE)  # every colour in use, then given again:
     counts = [seen.count(c) for c in colours.PALETTE]
     assert max(counts) - min(counts) <= 1  # the least used first
 
@@ -389,6 +389,9 @@ def test_the_prompt_paints_the_name_in_its_colour_unless_told_not_to(
         tmux.prompt(pane)
         painted = tmux("capture-pane", "-e", "-p", "-t", pane)
         assert re.search(rf"\x1b\[(?:[0-9;]*;)?38;5;{colour}m\[{name}\]", painted), painted
+        # What the README's pane-border-format line shows on the pane's border.
+        title = tmux("display-message", "-p", "-t", pane, "#{pane_title}").strip()
+        assert title in (name, f"[{name}] ~")  # fish puts the name before its own title
 
     world.write_config("[prompt]\ncolour = false\n")
     fourth = tmux.open(shell)
@@ -413,6 +416,36 @@ def test_who_paints_names_on_a_terminal_only(world: World, tmux: Tmux) -> None:
     assert re.search(r"\x1b\[(?:[0-9;]*;)?38;5;33mMichael", rows[0]), rows
     assert not re.search(r"\x1b\[[0-9;]*m", rows[1].split("Michael")[0]), rows  # NO_COLOR
     assert "\x1b" not in out.read_text()
+
+
+def test_the_palette_reads_on_dark_and_light_and_is_given_out_in_order() -> None:
+    def luminance(index: int) -> float:
+        level = [0, 95, 135, 175, 215, 255]
+        i = index - 16
+        rgb = (level[i // 36], level[i // 6 % 6], level[i % 6])
+        lin = [(v / 255 / 12.92) if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+               for v in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    assert len(set(colours.PALETTE)) == len(colours.PALETTE) >= 12
+    for index in colours.PALETTE:
+        assert 16 <= index <= 231  # the cube: the same RGB in every 256-colour terminal
+        lum = luminance(index)
+        assert (lum + 0.05) / 0.05 >= 3.5 and 1.05 / (lum + 0.05) >= 3.5, index
+    assert colours.pick([]) == colours.PALETTE[0]
+    assert colours.pick([colours.PALETTE[0], 7]) == colours.PALETTE[1]
+    assert colours.pick([*colours.PALETTE, colours.PALETTE[0]]) == colours.PALETTE[1]
+    assert colours.by_name("Pam") == colours.by_name("PAM") in colours.PALETTE
+
+
+def test_a_message_is_cleaned_to_one_inert_line() -> None:
+    assert inbox.clean("  two\nlines\tand\x1b[31m red\x07 \u2028 \x9b ") == \
+        "two lines and\\x1b[31m red\\x07   \\x9b"
+    assert inbox.clean(inbox.clean("\x1b")) == inbox.clean("\x1b")
+    with pytest.raises(inbox.CodenameError):
+        inbox.message(" \n ")
+    with pytest.raises(inbox.CodenameError):
+        inbox.message("x" * (inbox.TEXT_MAX + 1))
 
 
 def test_prompt_colour_in_config_is_checked_like_every_setting(world: World) -> None:
@@ -448,6 +481,9 @@ def test_where_finds_a_holder_on_another_host(hosts: MakeHost) -> None:
     assert found["this_host"] is False and found["tmux"] is None and "fleet" in found["sources"]
     assert found["since"] and found["colour"] == colours.PALETTE[0]
     assert_one_line_error(b.codename("where", "toby"))
+    line = assert_one_line_error(b.codename("attach", "michael",
+                                            env={"TMUX": "/tmp/tmux-0/default,1,0"}))
+    assert f"Michael is pid {pid} on host a-host" in line and "this host's tmux only" in line
 
 
 def test_a_message_reaches_a_terminal_on_another_host(hosts: MakeHost) -> None:
