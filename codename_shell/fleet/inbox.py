@@ -127,6 +127,8 @@ class Courier:
         self.keeper = keeper
         #: Messages taken from Redis but not written here yet, by token (the lock was busy).
         self.pending: dict[str, list[tuple[str, str]]] = {}
+        #: Why the last try failed, or "": said once in keeper.log, not at every tick.
+        self.failing = ""
 
     def carry(self, holders: dict[str, Holder], deadline: float) -> None:
         """Take what fits from Redis for `holders` (token -> holder) and write it here, all
@@ -149,8 +151,11 @@ class Courier:
                 *[x for pair in rooms for x in pair])
         except (FleetError, ConfigError) as e:
             store.close()
-            self.keeper.log(f"messages from other hosts wait: {e}")
+            if str(e) != self.failing:
+                self.keeper.log(f"messages from other hosts wait: {e}")
+            self.failing = str(e)
             return
+        self.failing = ""
         items = reply if isinstance(reply, list) else []
         for token, values in zip(items[0::2], items[1::2], strict=False):
             t = _text(token)

@@ -203,7 +203,7 @@ class Keeper:
             # Whatever failed above (an answer that is not Redis's, a full disk, a bug), the
             # leases still run out on time: the switch to host-qualified names must not wait.
             self.guard(holders)
-        self.carry_messages(holders, started + self.timing.round_timeout)
+        self.carry_messages(holders, started + self.timing.tick)
         if holders or vouched or (self.suspects and self.reachable):
             self.idle_since = lease_clock()
         if lease_clock() - self.idle_since < self.timing.idle:
@@ -213,9 +213,10 @@ class Keeper:
 
     def carry_messages(self, holders: dict[str, Holder], deadline: float) -> None:
         """Messages other hosts left for this host's holders (fleet/inbox.py), once the guard
-        has run, and only while the fleet answers. Within the round's time of this tick
-        (`deadline`), so that a slow fleet never puts the next guard further off than
-        Timing allows for; whatever fails waits for the next tick."""
+        has run, and only while the fleet answers. Within this tick's own time (`deadline`:
+        its start + Timing.tick; the tick then sleeps that much less), so that from one guard
+        to the next there is still at most a tick and one round, as Timing counts: a slow
+        fleet never puts the next guard further off. Whatever fails waits for the next tick."""
         if not self.reachable or time.monotonic() >= deadline:
             return
         try:
