@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = sp.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="a JSON array")
     fmt.add_argument("--markdown", action="store_true", help="a table for a notes file")
+    fmt.add_argument("--names", action="store_true",
+                     help="only the names, one a line (for scripts and completions)")
     sp.add_argument("--host", help="only the holders of host NAME (as the HOST column shows it)")
 
     sp = cmd("themes", commands.themes, "list the casts")
@@ -151,17 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = cmd("where", commands.where,
              "where NAME's session is: host, pid, tty, tmux pane, directory, since")
-    sp.add_argument("name", metavar="NAME", help="the name (case does not matter)")
+    complete(sp.add_argument("name", metavar="NAME", help="the name (case does not matter)"),
+             "name")
     sp.add_argument("--json", action="store_true", help="one JSON object")
 
     sp = cmd("attach", commands.attach,
              "inside tmux: switch this client to the pane of NAME's session")
-    sp.add_argument("name", metavar="NAME", help="the name (case does not matter)")
+    complete(sp.add_argument("name", metavar="NAME", help="the name (case does not matter)"),
+             "name")
 
     sp = cmd("tell", commands.tell,
              "leave TEXT for NAME's terminal: shown once above its next prompt, signed "
              "with the name above you")
-    sp.add_argument("name", metavar="NAME", help="the name (case does not matter)")
+    complete(sp.add_argument("name", metavar="NAME", help="the name (case does not matter)"),
+             "name")
     sp.add_argument("text", nargs=argparse.REMAINDER, metavar="TEXT...",
                     help="the message (default: the text on stdin)")
 
@@ -189,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def complete(action: argparse.Action, what: str) -> None:
     """Say what completes this argument beyond its choices: `theme` (the themes config.toml
-    has, asked of `codename themes --names` when that argument is completed), `command` (a
-    codename command), `executable` (a program on the PATH) or `file`. See completions.py."""
+    has, asked of `codename themes --names` when that argument is completed), `name` (a live
+    name, asked of `codename who --names`), `command` (a codename command), `executable` (a
+    program on the PATH) or `file`. See completions.py."""
     action.complete = what  # type: ignore[attr-defined]
 
 

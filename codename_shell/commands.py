@@ -110,6 +110,9 @@ def who(ns: argparse.Namespace) -> int:
                               for h in live]))
     elif ns.markdown:
         sys.stdout.write(report.markdown(live))
+    elif ns.names:
+        # One a line, as completion scripts read them; printable, as everything shown.
+        sys.stdout.write("".join(f"{report.printable(h.name)}\n" for h in live))
     elif live:
         sys.stdout.write(report.table(live, current=me, width=report.terminal_width(),
                                       paint=_paint(settings)))

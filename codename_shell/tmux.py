@@ -66,18 +66,22 @@ def environ_of(pid: int) -> dict[str, str]:
 def pane_of(holder: Holder, sockets: list[str] | None = None) -> Pane | None:
     """The pane `holder` (a process of this host) runs in; None when it runs in none that
     can be found. `sockets`: the servers to ask (default: see the module docstring; "" is
-    the default socket)."""
-    if not holder.tty.startswith("/dev/") or holder.pid is None:
+    the default socket). Its terminal decides; a holder with no terminal known (a job
+    started from a pane, say) is placed by its environment's $TMUX_PANE, on its own server."""
+    if holder.pid is None:
         return None
+    env = environ_of(holder.pid)
+    own = socket_of(env.get("TMUX"))
     if sockets is None:
-        own, caller = socket_of(environ_of(holder.pid).get("TMUX")), socket_of(
-            os.environ.get("TMUX"))
-        sockets = [s for s in (own, caller) if s] + [""]
+        sockets = [s for s in (own, socket_of(os.environ.get("TMUX"))) if s] + [""]
+    by_env = env.get("TMUX_PANE", "") if not holder.tty.startswith("/dev/") else ""
     for socket in dict.fromkeys(sockets):
         for line in _run(socket, "list-panes", "-a", "-F", _FORMAT).splitlines():
             tty, tab, rest = line.partition("\t")
             pane_id, tab2, target = rest.partition("\t")
-            if tab and tab2 and tty == holder.tty and pane_id.startswith("%"):
+            if not (tab and tab2 and pane_id.startswith("%")):
+                continue
+            if tty == holder.tty or (by_env and socket == own and pane_id == by_env):
                 return Pane(pane_id, target, socket or _default_socket())
     return None
 

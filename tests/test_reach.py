@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -103,6 +104,27 @@ def shell_word(text: str, shell: str) -> str:
     from codename_shell.shells import quote
 
     return quote(text, shell)
+
+
+def test_where_places_a_job_without_a_terminal_by_the_pane_it_came_from(
+        world: World, tmux: Tmux) -> None:
+    rc_files(world)
+    pane = opened(tmux, "bash", "Michael")
+    # Its own session, no controlling terminal: only its environment says where it came from.
+    tmux.type(pane, "setsid -f codename run --name Andy -- sleep 300 </dev/null >/dev/null 2>&1")
+
+    def found() -> dict[str, object] | None:
+        r = world.run("where", "andy", "--json")
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    wait_for(lambda: found() is not None, "the job to hold Andy")
+    job = found()
+    assert job is not None
+    try:
+        assert job["kind"] == "job" and job["tty"] is None
+        assert job["tmux"] == {"pane": pane, "target": "a:0.0", "socket": tmux.socket}
+    finally:
+        os.kill(int(str(job["pid"])), signal.SIGTERM)  # outside the pane: it outlives tmux
 
 
 def test_where_without_a_live_holder_is_one_line_and_exit_1(world: World) -> None:
