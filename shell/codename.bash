@@ -337,7 +337,7 @@ __codename_title() {
 # rewrites it sets its mtime to the time it is in place; a release removes it): three stats
 # instead of a read where only PS1 changed (a prompt framework's PROMPT_COMMAND builds it).
 __codename_refresh() {
-    # Run by bash-preexec's precmd (our PROMPT_COMMAND entry looked already): messages.
+    # Messages, when bash-preexec runs this (our PROMPT_COMMAND entry has looked already).
     if [[ ${FUNCNAME[1]-} != __codename_prompt && -f $__codename_inbox &&
         ! $__codename_looked -nt $__codename_inbox ]]; then
         __codename_mail
