@@ -12,7 +12,7 @@ import errno
 import fcntl
 import time
 
-from codename_shell import casts, fileio, liveness, paths, rowcache
+from codename_shell import casts, colours, fileio, liveness, paths, rowcache
 from codename_shell import lean_os as os
 from codename_shell.errors import CodenameError, LockTimeout, printable
 from codename_shell.holders import Holder, ns_token
@@ -268,7 +268,7 @@ class Survey:
                 if twin.start is None and row.start is not None:
                     # Prefer the row that can prove which process it is.
                     for field in ("start", "boot", "ns", "tty", "tty_nr", "full", "kind",
-                                  "since"):
+                                  "since", "colour"):
                         setattr(twin, field, getattr(row, field))
 
     @property
@@ -479,7 +479,7 @@ class Allocator:
             short, full = pick(self.settings, theme, blocked, name)
         holder = Holder(short, full=full, kind=kind, pid=me.pid, start=me.start, boot=me.boot,
                         host=me.host, ns=me.ns, tty=liveness.tty_name(me.tty_nr), tty_nr=me.tty_nr,
-                        theme=theme, machine=me.machine)
+                        theme=theme, machine=me.machine, colour=_colour(survey, replacing))
         try:
             self._record(holder, released=replacing)
         except BaseException:
@@ -717,6 +717,15 @@ def _blocked(survey: Survey, replacing: list[Holder], avoid: str | None) -> dict
     if avoid is not None and replacing:
         taken[casts.fold(avoid)] = replacing[0]
     return taken
+
+
+def _colour(survey: Survey, replacing: list[Holder]) -> int:
+    """The colour of a holder that takes a name: the one it had (a rename keeps it for the
+    holder's life), else the first no other live holder here shows (see `colours`)."""
+    for old in replacing:
+        if old.colour is not None:
+            return old.colour
+    return colours.pick(colours.of(h) for h in survey.live if h not in replacing)
 
 
 def _check_wanted(name: str | None) -> None:

@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = sp.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="a JSON array")
     fmt.add_argument("--markdown", action="store_true", help="a table for a notes file")
+    fmt.add_argument("--names", action="store_true",
+                     help="only the names, one a line (for scripts and completions)")
     sp.add_argument("--host", help="only the holders of host NAME (as the HOST column shows it)")
 
     sp = cmd("themes", commands.themes, "list the casts")
@@ -152,6 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("text", nargs=argparse.REMAINDER, metavar="TEXT...",
                     help="the note (default: the text on stdin)")
 
+    sp = cmd("where", commands.where,
+             "where NAME's session is: host, pid, tty, tmux pane, directory, since")
+    complete(sp.add_argument("name", metavar="NAME", help="the name (case does not matter)"),
+             "name")
+    sp.add_argument("--json", action="store_true", help="one JSON object")
+
+    sp = cmd("attach", commands.attach,
+             "inside tmux: switch this client to the pane of NAME's session")
+    complete(sp.add_argument("name", metavar="NAME", help="the name (case does not matter)"),
+             "name")
+
+    sp = cmd("tell", commands.tell,
+             "leave TEXT for NAME's terminal: shown once above its next prompt, signed "
+             "with the name above you")
+    complete(sp.add_argument("name", metavar="NAME", help="the name (case does not matter)"),
+             "name")
+    sp.add_argument("text", nargs=argparse.REMAINDER, metavar="TEXT...",
+                    help="the message (default: the text on stdin)")
+
     sp = cmd("roster", commands.roster, "print the live sessions as a Markdown table")
     arg = sp.add_argument("--write", nargs="?", const="", metavar="FILE",
                           help="replace the roster block in FILE (default: the notes file) "
@@ -182,8 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def complete(action: argparse.Action, what: str) -> None:
     """Say what completes this argument beyond its choices: `theme` (the themes config.toml
-    has, asked of `codename themes --names` when that argument is completed), `command` (a
-    codename command), `executable` (a program on the PATH) or `file`. See completions.py."""
+    has, asked of `codename themes --names` when that argument is completed), `name` (a live
+    name, asked of `codename who --names`), `command` (a codename command), `executable` (a
+    program on the PATH) or `file`. See completions.py."""
     action.complete = what  # type: ignore[attr-defined]
 
 
@@ -214,6 +236,8 @@ EXAMPLES = (
     ("codename rename Jim", "this terminal becomes Jim"),
     ("codename theme parks", "new terminals draw from the parks cast"),
     ("codename run -- make test", "run a job under a name of its own"),
+    ("codename where pam", "where Pam's session runs: host, tty, tmux pane, directory"),
+    ("codename tell pam 'pushed, go ahead'", "a line above Pam's next prompt, signed by you"),
     ("codename doctor", "check everything, and say what to do"),
 )
 
@@ -222,7 +246,7 @@ ENVIRONMENT = (
     ("CODENAME_FLEET_URL", "the fleet's Redis url (wins over [fleet] url in config.toml)"),
     ("CODENAME_NOTES", "the notes file of `note` and `roster --write` (wins over [notes])"),
     ("CODENAME_PROMPT", "0: no [Name] prefix in this shell's prompt"),
-    ("NO_COLOR", "set: no colour in the prompt prefix"),
+    ("NO_COLOR", "set: no colours in the prompt prefix or in `who`"),
     ("XDG_CONFIG_HOME", "where config.toml is (codename/ below it)"),
     ("XDG_STATE_HOME", "where the ledger and the lock are (codename/ below it)"),
     ("XDG_RUNTIME_DIR", "where the presence files are (codename/ below it)"),

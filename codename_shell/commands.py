@@ -89,7 +89,8 @@ def _live(settings: config.Settings) -> list[Holder]:
 def who(ns: argparse.Namespace) -> int:
     from codename_shell import activity
 
-    live = _live(_settings())
+    settings = _settings()
+    live = _live(settings)
     me = activity.caller(live)
     if ns.host is not None:
         live = [h for h in live if h.host == ns.host]
@@ -98,10 +99,84 @@ def who(ns: argparse.Namespace) -> int:
                               for h in live]))
     elif ns.markdown:
         sys.stdout.write(report.markdown(live))
+    elif ns.names:
+        # One a line, as completion scripts read them; printable, as everything shown.
+        sys.stdout.write("".join(f"{report.printable(h.name)}\n" for h in live))
     elif live:
-        sys.stdout.write(report.table(live, current=me, width=report.terminal_width()))
+        sys.stdout.write(report.table(live, current=me, width=report.terminal_width(),
+                                      paint=_paint(settings)))
     else:
         sys.stdout.write("no live holders\n")
+    return 0
+
+
+def _paint(settings: config.Settings) -> bool:
+    """Whether names are shown in their colours: on a terminal only (never into a pipe or a
+    file), unless NO_COLOR is set (https://no-color.org: to anything not empty) or
+    `[prompt] colour = false`."""
+    return settings.colour and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+def _find(settings: config.Settings, name: str) -> tuple[Holder, Allocator, list[Holder]]:
+    """The live holder of `name`, the allocator that found it, and this host's live holders.
+    This host's sources first; with a fleet, when none of them has it, every host's (one
+    round trip). Nobody holds it: CodenameError, exit 1."""
+    from codename_shell import reach
+
+    allocator = Allocator(settings)
+    live = allocator.survey().live
+    holder = reach.match(live, name)
+    if holder is None and allocator.fleet is not None:
+        allocator.fleet.source.listing = True  # every host's holders
+        holder = reach.match(allocator.survey().live, name)
+    _warn_sources(allocator)
+    if holder is None:
+        raise CodenameError(f"no live holder of {report.printable(name)}")
+    return holder, allocator, live
+
+
+def where(ns: argparse.Namespace) -> int:
+    from codename_shell import reach
+
+    holder, _, _ = _find(_settings(), ns.name)
+    found = reach.Whereabouts(holder)
+    if ns.json:
+        print(report.to_json(found.to_dict()))
+    else:
+        sys.stdout.write(found.lines())
+    return 0
+
+
+def attach(ns: argparse.Namespace) -> int:
+    from codename_shell import reach
+
+    holder, _, _ = _find(_settings(), ns.name)
+    pane = reach.attach(holder)
+    print(report.printable(f"attached to {holder.name}: pane {pane.id} ({pane.target})"))
+    return 0
+
+
+def tell(ns: argparse.Namespace) -> int:
+    from codename_shell import activity, reach
+
+    words = list(ns.text)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    text = " ".join(words) if words else (_stdin_text() or "")
+    holder, allocator, live = _find(_settings(), ns.name)
+    me = activity.caller(live)
+    if me is None:
+        raise CodenameError("no name to sign the message with: no process above this one holds "
+                            "a name (run it in a named terminal, or under `codename run`)")
+    token = None
+    if allocator.fleet is not None:
+        token = allocator.fleet.source.tokens.get((holder.name, holder.host, holder.pid,
+                                                   holder.start))
+    waiting = reach.tell(holder, me, text, state_dir=allocator.state_dir,
+                         presence=allocator.presence.path_for(holder), fleet_token=token,
+                         fleet=allocator.fleet)
+    more = f" ({waiting} waiting)" if waiting > 1 else ""
+    print(report.printable(f"left for {holder.name}, shown above its next prompt{more}"))
     return 0
 
 

@@ -7,7 +7,7 @@ the whole CLI at every TAB. The parser is flat (one level of commands), so one w
 option or choice is in every script the moment it is in `cli.build_parser`. Each script is
 plain shell code that the shell loads only when `codename` is first completed; it starts a
 process only to complete a theme name (`codename themes --names`, so themes added to
-config.toml show up) or a program name.
+config.toml show up), a live name (`codename who --names`) or a program name.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def _bash_value(command: Command, option: Option) -> str:
 def _bash_kind(kind: str | None) -> str:
     return {
         "theme": "_codename_themes",
+        "name": "_codename_names",
         "command": "_codename_reply \"${_codename_commands[@]}\"",
         "file": "compopt -o default 2>/dev/null",
         "executable": "_codename_executables",
@@ -163,6 +164,18 @@ _codename_themes() {
             COMPREPLY+=("$line")
         fi
     done < <(codename themes --names 2>/dev/null)
+}
+
+# The names held now (`codename who --names`): a process, but only when a name is completed.
+# Without regard to case, as codename compares names (`d` offers Dwight).
+_codename_names() {
+    local line
+    while IFS= read -r line; do
+        if [[ ${line,,} == "${cur,,}"* ]]; then
+            printf -v line '%q' "$line"
+            COMPREPLY+=("$line")
+        fi
+    done < <(codename who --names 2>/dev/null)
 }
 
 _codename_executables() {
@@ -288,7 +301,8 @@ def _zsh_action(choices: list[str], kind: str | None) -> str:
     if choices:
         return "(" + " ".join(c.replace("\\", "\\\\").replace(" ", "\\ ").replace(")", "\\)")
                               for c in choices) + ")"
-    return {"theme": "_codename_themes", "command": "_codename_commands",
+    return {"theme": "_codename_themes", "name": "_codename_names",
+            "command": "_codename_commands",
             "file": "_files", "executable": "_command_names -e"}.get(kind or "", " ")
 
 
@@ -338,6 +352,13 @@ _codename_themes() {{
   local -a themes
   themes=(${{(f)"$(codename themes --names 2>/dev/null)"}})
   _wanted themes expl theme compadd -a themes
+}}
+
+# The names held now (`codename who --names`): a process, but only when a name is completed.
+_codename_names() {{
+  local -a names
+  names=(${{(f)"$(codename who --names 2>/dev/null)"}})
+  _wanted names expl name compadd -a names
 }}
 
 # `run [--name N] -- CMD ARG...`: from CMD on, a command line of its own.
@@ -425,11 +446,17 @@ end
 function __codename_themes
     codename themes --names 2>/dev/null
 end
+
+# The names held now (`codename who --names`): a process, but only when a name is completed.
+function __codename_names
+    codename who --names 2>/dev/null
+end
 """
 
 
 def _fish_kind(kind: str | None) -> str:
-    return {"theme": "-a '(__codename_themes)'", "command": "-a '$__codename_commands'",
+    return {"theme": "-a '(__codename_themes)'", "name": "-a '(__codename_names)'",
+            "command": "-a '$__codename_commands'",
             "file": "-F", "executable": "-a '(__fish_complete_command)'"}.get(kind or "", "")
 
 

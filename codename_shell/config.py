@@ -27,8 +27,8 @@ DEFAULT_TTL = 600
 CONFIG_MAX = 1 << 20  # bytes of config.toml read at most; past it, the defaults
 # 3: relative roster paths are resolved beside config.toml; 4: [notes]; 5: [fleet];
 # 6: unknown keys in [themes.*], their entries and [[rosters]] warn; 7: keyed by a digest,
-# and no fleet password in it
-_CACHE_FORMAT = 7
+# and no fleet password in it; 8: [prompt] colour
+_CACHE_FORMAT = 8
 
 
 class Settings:
@@ -47,6 +47,9 @@ class Settings:
         self.ttl: int = data["ttl"]
         self.prompt: bool = data["prompt"]
         self.title: bool = data["title"]
+        #: `[prompt] colour`: paint each name in its colour (the prompt, `who`); NO_COLOR in
+        #: the environment turns it off too.
+        self.colour: bool = data.get("colour", True)
         self.warnings: list[str] = data["warnings"]
         #: `[notes] path`: the shared notes file (`codename note`, `roster --write`), or None.
         self.notes: str | None = data.get("notes")
@@ -195,7 +198,7 @@ def _parse(path: str, content: bytes | OSError | None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "path": path, "theme": None, "schedule": {}, "casts": builtin, "titles": titles,
         "user_themes": [], "rosters": [], "ttl": DEFAULT_TTL, "prompt": True, "title": True,
-        "warnings": warnings,
+        "colour": True, "warnings": warnings,
     }
     try:
         raw = _loads(path, content)
@@ -245,6 +248,8 @@ def _apply(raw: dict[str, Any], data: dict[str, Any], path: str) -> None:
                 data["theme"] = value
             else:
                 bad(key, "must be a string")
+        elif key == "prompt" and isinstance(value, dict):
+            _apply_prompt(value, data, bad)
         elif key in ("prompt", "title"):
             if isinstance(value, bool):
                 data[key] = value
@@ -267,6 +272,23 @@ def _apply(raw: dict[str, Any], data: dict[str, Any], path: str) -> None:
             _apply_fleet(value, data, bad)
         else:
             bad(key, _unknown_key(_TOP_LEVEL + _TABLES))
+
+
+#: The keys of the [prompt] table, and what each must be.
+PROMPT_KEYS = {"colour": "true or false"}
+
+
+def _apply_prompt(value: dict[str, Any], data: dict[str, Any], bad: Any) -> None:
+    """`[prompt]`, the table form of `prompt` (`prompt = false` is the other: TOML has one
+    `prompt` or the other). Its keys: PROMPT_KEYS."""
+    for key, entry in value.items():
+        if key == "colour" and isinstance(entry, bool):
+            data["colour"] = entry
+        elif key in PROMPT_KEYS:
+            bad(f"prompt.{key}", f"must be {PROMPT_KEYS[key]}")
+        else:
+            bad(f"prompt.{key}", "is not a setting codename knows (in [prompt]: "
+                f"{', '.join(PROMPT_KEYS)})")
 
 
 def _apply_schedule(value: object, data: dict[str, Any], bad: Any) -> None:

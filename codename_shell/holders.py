@@ -37,8 +37,8 @@ class Holder:
     """A name held by a process, as one source knows it."""
 
     __slots__ = (
-        "activity", "beat", "boot", "full", "host", "kind", "machine", "name", "ns", "pid",
-        "since", "sources", "start", "theme", "tty", "tty_nr",
+        "activity", "beat", "boot", "colour", "full", "host", "kind", "machine", "name", "ns",
+        "pid", "since", "sources", "start", "theme", "tty", "tty_nr",
     )
 
     def __init__(
@@ -46,7 +46,7 @@ class Holder:
         start: int | None = None, boot: str = "", host: str = "", ns: str = "",
         tty: str = "", tty_nr: int | None = None, since: int | None = None,
         beat: int | None = None, theme: str = "", sources: Iterable[str] = (),
-        machine: str = "",
+        machine: str = "", colour: int | None = None,
     ) -> None:
         now = int(time.time())
         self.name = name
@@ -66,6 +66,9 @@ class Holder:
         self.beat = beat if beat is not None else self.since
         self.theme = theme
         self.sources = list(sources)
+        #: Its colour (a 256-colour index, see `colours`), chosen when it claimed and kept
+        #: for its life; None in rows written before colours were kept, and in rosters.
+        self.colour = colour
         #: What it is doing (`who`'s Doing, Where, Idle): read from /proc for a holder of this
         #: host (see `activity.gather`); a source that knows more about another host's holder
         #: (the fleet: what that host last reported) may fill it in. Never part of a row.
@@ -93,7 +96,7 @@ class Holder:
     def to_row(self) -> str:
         fields = [self.name]
         for key in ("full", "kind", "pid", "start", "boot", "machine", "host", "ns", "tty",
-                    "tty_nr", "since", "beat", "theme"):
+                    "tty_nr", "since", "beat", "theme", "colour"):
             value = getattr(self, key)
             if value is not None and value != "":
                 fields.append(f"{key}={value}")
@@ -123,7 +126,7 @@ class Holder:
         holder = _new(cls)
         (holder.name, holder.full, holder.kind, holder.pid, holder.start, holder.boot,
          holder.host, holder.ns, holder.tty, holder.tty_nr, since, beat, holder.theme,
-         holder.machine) = fields
+         holder.machine, holder.colour) = fields
         holder.since = int(time.time()) if since is None else since
         holder.beat = holder.since if beat is None else beat
         holder.sources = [source]
@@ -138,7 +141,7 @@ class Holder:
 # `Holder.from_row`); of those, the rows read since (what rowcache keeps next), and how many
 # this process parsed itself.
 Fields = tuple[str, str, str, "int | None", "int | None", str, str, str, str, "int | None",
-               "int | None", "int | None", str, str]
+               "int | None", "int | None", str, str, "int | None"]
 _parsed: dict[str, Fields] = {}
 _used: dict[str, Fields] = {}
 _counts = [0]
@@ -183,7 +186,16 @@ def _parse(row: str) -> Fields:
     return (name, get("full") or name, get("kind", "terminal"), pid, start, get("boot", ""),
             get("host", ""), get("ns", ""), get("tty", ""), _within(tty_nr, _TTY_NR_MAX),
             _within(since, MAX_STAMP), _within(beat, MAX_STAMP), get("theme", ""),
-            get("machine", ""))
+            get("machine", ""), _colour(get("colour")))
+
+
+def _colour(text: str | None) -> int | None:
+    """A row's colour: a 256-colour index, else none (an odd value never makes a row junk:
+    the holder it describes may be alive)."""
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > 3:
+        return None
+    value = int(text)
+    return value if value <= 255 else None
 
 
 def _within(value: int | None, high: int) -> int | None:

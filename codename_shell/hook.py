@@ -256,7 +256,7 @@ def hook_code(shell: str) -> str:
         name, full, ident = kept
         # A nested shell follows its holder's presence file: the holder's name is its name.
         code = _render(shell, settings, name, full, ident, presence=_holder_presence(ident),
-                       owner=False)
+                       owner=False, colour=None)
         _warn(settings.warnings)
         return code
     from codename_shell.allocator import Allocator
@@ -271,7 +271,7 @@ def hook_code(shell: str) -> str:
         _make_scratch(f"{presence}.exit")
     try:
         code = _render(shell, settings, holder.name, holder.full, ident, presence=presence,
-                       owner=True)
+                       owner=True, colour=holder.colour)
     except BaseException:
         # No hook means no prompt and no exit hook to give the name back: a shell that starts
         # without a name must not hold one (`who` would list it until it exits).
@@ -287,7 +287,7 @@ def _static_hook(shell: str) -> str:
     nothing; config problems are left to `doctor` (this runs in scripts too, quietly)."""
     from codename_shell import config
 
-    return _render(shell, config.load(), "", "", "", presence="", owner=False)
+    return _render(shell, config.load(), "", "", "", presence="", owner=False, colour=None)
 
 
 def _holder_presence(ident: str) -> str:
@@ -316,7 +316,7 @@ def _make_scratch(path: str) -> None:
 
 
 def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
-            presence: str, owner: bool) -> str:
+            presence: str, owner: bool, colour: int | None) -> str:
     return shells.render(shell, {
         "NAME": name,
         "FULL": full,
@@ -326,6 +326,10 @@ def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
         "BIN": launcher(),
         "PROMPT": "1" if settings.prompt else "0",
         "TITLE": "1" if settings.title else "0",
+        # The holder's colour (a nested shell reads its holder's from the presence file at
+        # its first prompt), and whether to paint with it at all (`[prompt] colour`).
+        "COLOUR": "" if colour is None else str(colour),
+        "PAINT": "1" if settings.colour else "0",
         **_fleet_values(settings, presence),
     })
 

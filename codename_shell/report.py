@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from codename_shell import colours
 from codename_shell.errors import printable as printable  # re-exported: cli, doctor use it
 
 TYPE_CHECKING = False
@@ -42,6 +43,7 @@ def as_dict(h: Holder) -> dict[str, object]:
         "since": _iso(h.since),
         "theme": h.theme or None,
         "sources": list(h.sources),
+        "colour": colours.of(h),
     }
 
 
@@ -122,11 +124,13 @@ def activity_dict(h: Holder, current: bool) -> dict[str, object]:
 
 
 def table(holders: list[Holder], *, current: Holder | None = None,
-          width: int | None = None) -> str:
-    """The holders as aligned columns, `current` marked `*`, fitted to `width` cells if given."""
+          width: int | None = None, paint: bool = False) -> str:
+    """The holders as aligned columns, `current` marked `*`, fitted to `width` cells if given;
+    `paint`: each name in its colour (for a terminal: the caller decides, see `who`)."""
     return grid(COLUMNS, [_cells(h) for h in holders], width=width,
                 marks=["*" if h is current else "" for h in holders], drop_first=_DROP_FIRST,
-                drop=_DROP, want=_WANT, shrink=_SHRINK, cut_front=("Where",))
+                drop=_DROP, want=_WANT, shrink=_SHRINK, cut_front=("Where",),
+                paint=[colours.of(h) for h in holders] if paint else None)
 
 
 def markdown(holders: list[Holder], columns: tuple[str, ...] = COLUMNS) -> str:
@@ -188,7 +192,8 @@ def terminal_width() -> int | None:
 def grid(headers: tuple[str, ...], rows: list[list[str]], *, width: int | None = None,
          marks: list[str] | None = None, drop_first: tuple[str, ...] = (),
          drop: tuple[str, ...] = (), want: dict[str, int] | None = None,
-         shrink: dict[str, int] | None = None, cut_front: tuple[str, ...] = ()) -> str:
+         shrink: dict[str, int] | None = None, cut_front: tuple[str, ...] = (),
+         paint: list[int] | None = None) -> str:
     """Rows of printable cells as aligned columns under `headers`, no line wider than `width`.
 
     Too wide, it gives up the columns named in `drop_first`, in order, until the rest fit
@@ -197,7 +202,8 @@ def grid(headers: tuple[str, ...], rows: list[list[str]], *, width: int | None =
     still do not fit; then cuts the `shrink` columns with `…` (`cut_front` ones keep their
     end: a path's last part says the most); a line still too wide is cut at the edge. Widths
     are counted in terminal cells: a CJK name or an emoji takes two. `marks` (one or two cells
-    per row) are set before each row.
+    per row) are set before each row; `paint` (a 256-colour index per row) colours each
+    row's first cell, escapes added after the widths are counted.
     """
     shrink = shrink or {}
     lead = 2 if marks is not None else 0
@@ -234,13 +240,21 @@ def grid(headers: tuple[str, ...], rows: list[list[str]], *, width: int | None =
                     widths[i] -= cut
                     over -= cut
     out = []
-    for mark, row, size in zip(["", *(marks or [""] * len(rows))], every, sizes, strict=True):
-        line = mark.ljust(lead) + "  ".join(
-            row[i] + " " * (widths[i] - size[i]) if size[i] <= widths[i]
-            else _fit(row[i], widths[i], headers[i] in cut_front) for i in keep)
-        line = line.rstrip()
+    colours_: list[int | None] = [None]  # the header's
+    colours_ += paint if paint is not None else [None] * len(rows)
+    for mark, row, size, colour in zip(["", *(marks or [""] * len(rows))], every, sizes,
+                                       colours_, strict=True):
+        # A cell that fits is padded, measured once (H5's who speed-up); one that does not is cut.
+        fitted = [row[i] + " " * (widths[i] - size[i]) if size[i] <= widths[i]
+                  else _fit(row[i], widths[i], headers[i] in cut_front) for i in keep]
+        line = (mark.ljust(lead) + "  ".join(fitted)).rstrip()
         if width is not None and cells(line) > width:
             line = _cut(line, width, front=False)
+        elif colour is not None and fitted:
+            # The first cell's text in its colour, its padding outside: widths stay as counted.
+            first = fitted[0].rstrip(" ")
+            line = (mark.ljust(lead) + f"\x1b[38;5;{colour}m{first}\x1b[0m"
+                    + line[lead + len(first):])
         out.append(line + "\n")
     return "".join(out)
 

@@ -33,7 +33,7 @@ CACHE_MAX = 64 << 20  # bytes; it holds the rows of the live holders, as the led
 #: Fewer (the rows written since, the ledger's closed rows before it is compacted) cost less
 #: to read again than a write of every row.
 REWRITE_AFTER = 64
-_FIELDS = 14  # len(holders.Fields): part of the key, for a change of what a row parses to
+_FIELDS = 15  # len(holders.Fields): part of the key, for a change of what a row parses to
 _SHARED = {2, 5, 6, 7, 12, 13}  # kind, boot, host, ns, theme, machine (see holders._parse)
 
 

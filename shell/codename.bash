@@ -17,6 +17,10 @@ __codename_owner=__CN_OWNER__
 __codename_bin=(__CN_BIN__)
 __codename_show_prompt=__CN_PROMPT__
 __codename_show_title=__CN_TITLE__
+# The holder's colour as claimed (a 256-colour index, or empty), and whether to paint [Name]
+# with it at all (`[prompt] colour` in config.toml; NO_COLOR is looked at every prompt).
+__codename_colour_given=__CN_COLOUR__
+__codename_paint=__CN_PAINT__
 # With a fleet: this holder's lease file, the host qualifier (`@vm~3f2a9c`) and how to start
 # a keeper (codename_shell/fleet/lease.py); all empty without one.
 __codename_lease=__CN_LEASE__
@@ -32,6 +36,8 @@ __codename_row=$'\n'
 # name it vouches for, until when (CLOCK_BOOTTIME seconds), and when it is due for renewal.
 __codename_held=''
 __codename_held_full=''
+# The SGR sequence that paints [Name] (see __codename_set_colour); PS1 refers to it.
+__codename_sgr=$'\e[1;36m'
 __codename_leased=''
 __codename_until=0
 __codename_renew_by=0
@@ -42,11 +48,22 @@ __codename_seen=''
 if [[ $__codename_owner == 1 && -n $__codename_presence ]]; then
     __codename_seen=$__codename_presence.seen
 fi
+# Messages left by `codename tell` (codename_shell/inbox.py) wait beside the presence file (a
+# nested shell shows its holder's): `.inbox` holds them, `.shown` says which were shown (the
+# writers drop those), `.looked`'s mtime says when a prompt last read `.inbox`.
+__codename_inbox=''
+__codename_shown=''
+__codename_looked=''
+if [[ -n $__codename_presence ]]; then
+    __codename_inbox=$__codename_presence.inbox
+    __codename_shown=$__codename_presence.shown
+    __codename_looked=$__codename_presence.looked
+fi
 
 # Single quotes on purpose: PS1 refers to variables and expands them at each prompt, so the
 # name is shown as text (bash does not expand the result again) and a new name shows at once.
 # shellcheck disable=SC2016
-__codename_ps1_colour='\[\e[1;36m\][${CODENAME-}]\[\e[0m\] '
+__codename_ps1_colour='\[${__codename_sgr-}\][${CODENAME-}]\[\e[0m\] '
 # shellcheck disable=SC2016
 __codename_ps1_plain='[${CODENAME-}] '
 # shellcheck disable=SC2016
@@ -56,11 +73,24 @@ __codename_title_starts=('\e]0;' '\e]2;' '\033]0;' '\033]2;' $'\e]0;' $'\e]2;')
 
 __codename_set_status() { return "${1:-0}"; }
 
+# The SGR that paints [Name]: the holder's colour from its row (a 256-colour index, checked as
+# data: digits only, at most 255, read as decimal whatever its leading zeros), or the cyan of
+# rows that keep none (claimed by an older codename).
+__codename_set_colour() {
+    local colour=${1-}
+    if [[ -n $colour && $colour != *[!0-9]* && ${#colour} -le 3 ]] && ((10#$colour <= 255)); then
+        __codename_sgr=$'\e[38;5;'$((10#$colour))m
+    else
+        __codename_sgr=$'\e[1;36m'
+    fi
+    return 0
+}
+
 # Reads what this shell holds now. An emptied or removed presence file is a release, so the
 # name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
 # holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
 __codename_sync() {
-    local file=$__codename_presence row='' full
+    local file=$__codename_presence row='' full colour=''
     if [[ -z $file ]]; then
         return 0
     fi
@@ -86,8 +116,41 @@ __codename_sync() {
             full=${full%%$'\t'*}
         fi
         __codename_held_full=$full
+        if [[ $row == *$'\t'colour=* ]]; then
+            colour=${row#*$'\t'colour=}
+            colour=${colour%%$'\t'*}
+        fi
+        __codename_set_colour "$colour"
     fi
     __codename_show
+    return 0
+}
+
+# Shows the messages `codename tell` left that no prompt has shown yet, each once, as inert
+# text: `[from Pam] TEXT`. A line of .inbox is `seq<TAB>sender<TAB>text` (its writer took out
+# every control character; what is left here is shown through %s, never as a format, and a
+# control character that got in anyway is shown as `?`). `.looked` is marked before the
+# read, as .seen is, so a message written meanwhile is newer than the mark and read at the
+# next prompt. Builtins only: a read, a printf, a redirection.
+__codename_mail() {
+    local shown='' last seq sender text
+    if [[ -f $__codename_looked ]]; then
+        { : >|"$__codename_looked"; } 2>/dev/null || :
+    fi
+    { IFS= read -r shown <"$__codename_shown"; } 2>/dev/null || :
+    if [[ -z $shown || $shown == *[!0-9]* || ${#shown} -gt 12 ]]; then
+        shown=0
+    fi
+    last=$((10#$shown))
+    while IFS=$'\t' read -r seq sender text; do
+        if [[ -n $seq && $seq != *[!0-9]* && ${#seq} -le 12 ]] && ((10#$seq > last)); then
+            printf '[from %s] %s\n' "${sender//[[:cntrl:]]/?}" "${text//[[:cntrl:]]/?}" >&3
+            last=$((10#$seq))
+        fi
+    done 3>&2 2>/dev/null <"$__codename_inbox" # fd 3: the terminal; 2: a file gone meanwhile
+    if ((last != 10#$shown)) && [[ -f $__codename_shown ]]; then
+        { printf '%s\n' "$last" >|"$__codename_shown"; } 2>/dev/null || :
+    fi
     return 0
 }
 
@@ -202,7 +265,7 @@ __codename_decorate() {
     if [[ -n ${CODENAME-} && $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] &&
         ! __codename_native; then
         prefix=$__codename_ps1_colour
-        if [[ -n ${NO_COLOR-} ]]; then
+        if [[ -n ${NO_COLOR-} || $__codename_paint != 1 ]]; then
             prefix=$__codename_ps1_plain
         fi
         if ! shopt -q promptvars; then
@@ -211,8 +274,8 @@ __codename_decorate() {
             label="[${CODENAME-}]"
             label=${label//\\/\\\\}
             prefix="$label "
-            if [[ -z ${NO_COLOR-} ]]; then
-                prefix="\\[\\e[1;36m\\]$label\\[\\e[0m\\] "
+            if [[ -z ${NO_COLOR-} && $__codename_paint == 1 ]]; then
+                prefix="\\[$__codename_sgr\\]$label\\[\\e[0m\\] "
             fi
         fi
     fi
@@ -274,6 +337,11 @@ __codename_title() {
 # rewrites it sets its mtime to the time it is in place; a release removes it): three stats
 # instead of a read where only PS1 changed (a prompt framework's PROMPT_COMMAND builds it).
 __codename_refresh() {
+    # Messages, when bash-preexec runs this (our PROMPT_COMMAND entry has looked already).
+    if [[ ${FUNCNAME[1]-} != __codename_prompt && -f $__codename_inbox &&
+        ! $__codename_looked -nt $__codename_inbox ]]; then
+        __codename_mail
+    fi
     if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ||
         ! $__codename_seen -nt $__codename_lease ]]; then
         __codename_sync
@@ -281,7 +349,9 @@ __codename_refresh() {
     # What decides the decoration; while neither it nor PS1 changed, PS1 is as we left it.
     local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
     if shopt -q promptvars; then
-        state+='|promptvars'
+        state+='|promptvars' # PS1 refers to the colour, which may change without a redecoration
+    else
+        state+="|$__codename_sgr"
     fi
     if [[ ${PS1-} != "${__codename_ps1_set-}" || $state != "${__codename_state-}" ]]; then
         __codename_decorate
@@ -305,8 +375,12 @@ __codename_refresh() {
 # it (see __codename_refresh) and PS1 and what decides the decoration are as the last draw
 # left them. That is one test here, three stats and no function call (each statement costs
 # a few µs: ~30 µs a draw less than the long way; bench/README.md, the prompt figures).
+# Messages cost one stat a draw while none waits (no .inbox), two once one was shown.
 __codename_prompt() {
     local status=$?
+    if [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]]; then
+        __codename_mail
+    fi
     if [[ -n $__codename_lease ]]; then
         __codename_show # a lease runs out with time alone: looked at every draw
     fi
@@ -467,6 +541,7 @@ __codename_hook_prompt() {
 __codename_install() {
     __codename_held=$__codename_name
     __codename_held_full=$__codename_full
+    __codename_set_colour "$__codename_colour_given"
     if [[ -n $__codename_lease ]]; then
         __codename_read_lease
     fi

@@ -14,6 +14,10 @@ set -g __codename_owner __CN_OWNER__
 set -g __codename_bin __CN_BIN__
 set -g __codename_show_prompt __CN_PROMPT__
 set -g __codename_show_title __CN_TITLE__
+# The holder's colour as claimed (a 256-colour index, or empty), and whether to paint [Name]
+# with it at all (`[prompt] colour` in config.toml; NO_COLOR is looked at every prompt).
+set -g __codename_colour_given __CN_COLOUR__
+set -g __codename_paint __CN_PAINT__
 # With a fleet: this holder's lease file, the host qualifier (`@vm~3f2a9c`) and how to start
 # a keeper (codename_shell/fleet/lease.py); all empty without one.
 set -g __codename_lease __CN_LEASE__
@@ -25,6 +29,8 @@ set -g __codename_row \n
 # name it vouches for, until when (CLOCK_BOOTTIME seconds), and when it is due for renewal.
 set -g __codename_held ''
 set -g __codename_held_full ''
+# The colour [Name] is painted in (see __codename_set_colour): a 256-colour index, or empty.
+set -g __codename_colour ''
 set -g __codename_leased ''
 set -g __codename_until 0
 set -g __codename_renew_by 0
@@ -34,6 +40,26 @@ set -g __codename_revived 0
 set -g __codename_seen ''
 if test "$__codename_owner" = 1 -a -n "$__codename_presence"
     set __codename_seen $__codename_presence.seen
+end
+# Messages left by `codename tell` (codename_shell/inbox.py) wait beside the presence file (a
+# nested shell shows its holder's): `.inbox` holds them, `.shown` says which were shown (the
+# writers drop those), `.looked`'s mtime says when a prompt last read `.inbox`.
+set -g __codename_inbox ''
+set -g __codename_shown ''
+set -g __codename_looked ''
+if test -n "$__codename_presence"
+    set __codename_inbox $__codename_presence.inbox
+    set __codename_shown $__codename_presence.shown
+    set __codename_looked $__codename_presence.looked
+end
+
+# The holder's colour from its row, checked as data: digits only, at most 255; else none,
+# and [Name] is the cyan of rows that keep none (claimed by an older codename).
+function __codename_set_colour
+    set -g __codename_colour ''
+    if string match -qr '^[0-9]{1,3}$' -- "$argv[1]"; and test "$argv[1]" -le 255
+        set -g __codename_colour (math "$argv[1]")
+    end
 end
 
 # Reads what this shell holds now. An emptied or removed presence file is a release, so the
@@ -58,16 +84,50 @@ function __codename_sync
         # A row is `name<TAB>key=value…` (codename_shell/holders.py); no value holds a tab.
         set -l fields (string split \t -- $row)
         set -l full $fields[1]
+        set -l colour ''
         for field in $fields[2..-1]
             if string match -q 'full=*' -- $field
                 set full (string sub -s 6 -- $field)
+            else if string match -q 'colour=*' -- $field
+                set colour (string sub -s 8 -- $field)
             end
         end
         set -g __codename_held $fields[1]
         set -g __codename_held_full $full
+        __codename_set_colour $colour
     end
     __codename_show
     return 0
+end
+
+# Shows the messages `codename tell` left that no prompt has shown yet, each once, as inert
+# text: `[from Pam] TEXT`. A line of .inbox is `seq<TAB>sender<TAB>text` (its writer took out
+# every control character; what is left is printed through %s, never as a format, with no
+# `echo -e`, and a control character that got in anyway is shown as `?`). `.looked` is
+# marked before the read, as .seen is, so a message written meanwhile is newer than the mark
+# and read at the next prompt. Builtins only (fish runs them in a substitution without a
+# process).
+function __codename_mail
+    test -f "$__codename_looked"; and true >$__codename_looked 2>/dev/null
+    set -l shown 0
+    read -l seen <$__codename_shown 2>/dev/null
+    and string match -qr '^[0-9]{1,12}$' -- "$seen"
+    and set shown (math "$seen")
+    set -l last $shown
+    set -l content ''
+    read -z content <$__codename_inbox 2>/dev/null
+    for line in (string split \n -- $content)
+        set -l fields (string split -m2 \t -- $line)
+        if string match -qr '^[0-9]{1,12}$' -- "$fields[1]"; and test "$fields[1]" -gt $last
+            set -l sender (string replace -ra '[\x00-\x1f\x7f-\x9f]' '?' -- "$fields[2]")
+            set -l text (string replace -ra '[\x00-\x1f\x7f-\x9f]' '?' -- "$fields[3]")
+            printf '[from %s] %s\n' "$sender" "$text" >&2
+            set last (math "$fields[1]")
+        end
+    end
+    if test $last -ne $shown; and test -f "$__codename_shown"
+        printf '%s\n' $last >$__codename_shown 2>/dev/null
+    end
 end
 
 # The lease file, checked as data: a deadline that is not a plain number vouches for nothing.
@@ -174,7 +234,7 @@ function __codename_wrap
         # (starship, tide) shows the name on the line the cursor is on, never alone above.
         # The substitution splits the lines itself, and the colours are looked up once
         # (`set_color` here, `string split` and `count` in substitutions cost ~300 µs a draw).
-        set -g __codename_colour (set_color --bold cyan)
+        set -g __codename_cyan (set_color --bold cyan)
         set -g __codename_plain (set_color normal)
         function fish_prompt --description 'codename: [name] before the prompt'
             set -l lines (__codename_user_prompt)
@@ -182,10 +242,13 @@ function __codename_wrap
                 printf '%s\n' $lines[1..-2]
             end
             if set -q CODENAME[1]; and test -n "$CODENAME" -a "$CODENAME_PROMPT" != 0; and not __codename_native
-                if test -n "$NO_COLOR"
+                if test -n "$NO_COLOR" -o "$__codename_paint" != 1
                     printf '[%s] ' "$CODENAME"
+                else if test -n "$__codename_colour"
+                    # The 256-colour SGR itself: set_color takes names and RGB, not indices.
+                    printf '\e[38;5;%sm[%s]%s ' "$__codename_colour" "$CODENAME" "$__codename_plain"
                 else
-                    printf '%s[%s]%s ' "$__codename_colour" "$CODENAME" "$__codename_plain"
+                    printf '%s[%s]%s ' "$__codename_cyan" "$CODENAME" "$__codename_plain"
                 end
             end
             printf '%s' $lines[-1]
@@ -258,6 +321,7 @@ end
 function __codename_install
     set -g __codename_held $__codename_name
     set -g __codename_held_full $__codename_full
+    __codename_set_colour $__codename_colour_given
     test -n "$__codename_lease"; and __codename_read_lease
     __codename_show
     set -gx CODENAME_PID (string split -m1 -- - $__codename_id)[1]
@@ -274,6 +338,10 @@ function __codename_install
     # of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
     # it). Such a draw costs this one test (three stats, no read).
     function __codename_on_prompt --on-event fish_prompt
+        # Messages: one stat a draw while none waits (no .inbox), two once one was shown.
+        if test -f "$__codename_inbox"; and not test "$__codename_looked" -nt "$__codename_inbox"
+            __codename_mail
+        end
         if test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
             and begin
                 test -z "$__codename_lease"; or not test -e "$__codename_lease"

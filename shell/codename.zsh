@@ -17,6 +17,10 @@ typeset -ga __codename_bin
 __codename_bin=(__CN_BIN__)
 typeset -g __codename_show_prompt=__CN_PROMPT__
 typeset -g __codename_show_title=__CN_TITLE__
+# The holder's colour as claimed (a 256-colour index, or empty), and whether to paint [Name]
+# with it at all (`[prompt] colour` in config.toml; NO_COLOR is looked at every prompt).
+typeset -g __codename_colour_given=__CN_COLOUR__
+typeset -g __codename_paint=__CN_PAINT__
 # With a fleet: this holder's lease file, the host qualifier (`@vm~3f2a9c`) and how to start
 # a keeper (codename_shell/fleet/lease.py); all empty without one.
 typeset -g __codename_lease=__CN_LEASE__
@@ -38,17 +42,41 @@ typeset -g __codename_row=$'\n'
 # What the presence file names (the name and full name), and what the lease file says: the
 # name it vouches for, until when (CLOCK_BOOTTIME seconds), and when it is due for renewal.
 typeset -g __codename_held='' __codename_held_full='' __codename_leased=''
+# The colour [Name] is painted in (see __codename_set_colour): a 256-colour index, or empty.
+typeset -g __codename_colour=''
 typeset -g __codename_until=0 __codename_renew_by=0 __codename_revived=0
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 typeset -g __codename_seen=''
 [[ $__codename_owner == 1 && -n $__codename_presence ]] && __codename_seen=$__codename_presence.seen
+# Messages left by `codename tell` (codename_shell/inbox.py) wait beside the presence file (a
+# nested shell shows its holder's): `.inbox` holds them, `.shown` says which were shown (the
+# writers drop those), `.looked`'s mtime says when a prompt last read `.inbox`.
+typeset -g __codename_inbox='' __codename_shown='' __codename_looked=''
+if [[ -n $__codename_presence ]]; then
+  __codename_inbox=$__codename_presence.inbox
+  __codename_shown=$__codename_presence.shown
+  __codename_looked=$__codename_presence.looked
+fi
+
+# The holder's colour from its row, checked as data: digits only, at most 255 (read as
+# decimal whatever its leading zeros); else none, and [Name] is the cyan of rows that keep
+# none (claimed by an older codename).
+__codename_set_colour() {
+  local colour=${1-}
+  if [[ $colour == <-> && ${#colour} -le 3 ]] && (( 10#$colour <= 255 )); then
+    __codename_colour=$(( 10#$colour ))
+  else
+    __codename_colour=''
+  fi
+  return 0
+}
 
 # Reads what this shell holds now. An emptied or removed presence file is a release, so the
 # name goes; a runtime dir that is gone altogether (a tmp cleaner) is not: the ledger still
 # holds the name, and it stays. `-f` first: a FIFO put in its place must not hang the prompt.
 __codename_sync() {
-  local file=$__codename_presence row='' full
+  local file=$__codename_presence row='' full colour=''
   [[ -n $file ]] || return 0
   if [[ -f $file ]]; then
     # Before the reads, so that a change made after them is never older than this mark.
@@ -68,8 +96,34 @@ __codename_sync() {
       full=${${row#*$'\t'full=}%%$'\t'*}
     fi
     __codename_held_full=$full
+    [[ $row == *$'\t'colour=* ]] && colour=${${row#*$'\t'colour=}%%$'\t'*}
+    __codename_set_colour $colour
   fi
   __codename_show
+  return 0
+}
+
+# Shows the messages `codename tell` left that no prompt has shown yet, each once, as inert
+# text: `[from Pam] TEXT`. A line of .inbox is `seq<TAB>sender<TAB>text` (its writer took out
+# every control character; what is left is printed with print -r, which expands no escape
+# and no prompt sequence, and a control character that got in anyway is shown as `?`).
+# `.looked` is marked before the read, as .seen is, so a message written meanwhile is newer
+# than the mark and read at the next prompt. Builtins only.
+__codename_mail() {
+  local shown='' last seq sender text
+  [[ -f $__codename_looked ]] && { : >| $__codename_looked } 2>/dev/null
+  { IFS= read -r shown < $__codename_shown } 2>/dev/null
+  [[ $shown == <-> && ${#shown} -le 12 ]] || shown=0
+  last=$(( 10#$shown ))
+  { while IFS=$'\t' read -r seq sender text; do
+      if [[ $seq == <-> && ${#seq} -le 12 ]] && (( 10#$seq > last )); then
+        print -ru3 -- "[from ${sender//[[:cntrl:]]/?}] ${text//[[:cntrl:]]/?}"
+        last=$(( 10#$seq ))
+      fi
+    done < $__codename_inbox } 3>&2 2>/dev/null  # fd 3: the terminal; 2: a file gone meanwhile
+  if (( last != 10#$shown )) && [[ -f $__codename_shown ]]; then
+    { print -r -- $last >| $__codename_shown } 2>/dev/null
+  fi
   return 0
 }
 
@@ -153,7 +207,9 @@ __codename_p10k() {
   if (( ! ${+functions[prompt_codename]} )); then
     prompt_codename() {
       [[ -n ${CODENAME-} && $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] || return 0
-      p10k segment -f cyan -t "[${CODENAME//\%/%%}]"
+      local fg=cyan
+      [[ $__codename_paint == 1 && -n $__codename_colour ]] && fg=$__codename_colour
+      p10k segment -f $fg -t "[${CODENAME//\%/%%}]"
     }
   fi
   if [[ $__codename_show_prompt == 1 && ${CODENAME_PROMPT-} != 0 ]] &&
@@ -192,7 +248,11 @@ __codename_decorate() {
     # `%` is escaped for prompt expansion; a variable's value is not expanded again.
     label="[${CODENAME//\%/%%}]"
     __codename_zprefix="$label "
-    [[ -z ${NO_COLOR-} ]] && __codename_zprefix="%B%F{cyan}$label%f%b "
+    if [[ -z ${NO_COLOR-} && $__codename_paint == 1 ]]; then
+      # %F{33}: zsh writes the 256-colour SGR (\e[38;5;33m); the index was checked as digits.
+      __codename_zprefix="%B%F{cyan}$label%f%b "
+      [[ -n $__codename_colour ]] && __codename_zprefix="%F{$__codename_colour}$label%f "
+    fi
     want=$__codename_zprefix
     [[ -o prompt_subst ]] && want='${__codename_zprefix}'
   fi
@@ -299,6 +359,8 @@ __codename_title() {
 # most draws cost three stats instead of a read (bench/README.md, the prompt figures).
 __codename_precmd() {
   emulate -L zsh
+  # Messages: one stat a draw while none waits (no .inbox), two once one was shown.
+  [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]] && __codename_mail
   # zsh's -nt is false when the second file is missing: a lease file not (yet) there is
   # looked for by -e.
   if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ]] ||
@@ -323,7 +385,7 @@ __codename_precmd() {
 __codename_precmd_last() {
   emulate -L zsh
   local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
-  state+="|${options[prompt_subst]}|${+functions[p10k]}"
+  state+="|${options[prompt_subst]}|${+functions[p10k]}|$__codename_colour"
   if [[ $state == "${__codename_state-}" ]]; then
     [[ $PROMPT == "${__codename_prompt_set-}" ]] && return 0
     if [[ $PROMPT == "${__codename_prompt_built-}" ]]; then
@@ -395,6 +457,7 @@ __codename_hook_precmd() {
 __codename_install() {
   emulate -L zsh
   __codename_held=$__codename_name __codename_held_full=$__codename_full
+  __codename_set_colour $__codename_colour_given
   [[ -n $__codename_lease ]] && __codename_read_lease
   __codename_show
   export CODENAME_PID=${__codename_id%%-*} CODENAME_ID=$__codename_id

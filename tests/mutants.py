@@ -54,6 +54,7 @@ class Mutant:
     tests: tuple[str, ...]  # pytest arguments: test files or node ids
     places: int | None = 1  # how many matches the anchor must have (None: any number)
 
+REACH = "tests/test_reach.py::"
 
 MUTANTS = (
     Mutant("a", "pid-namespace check removed from liveness",
@@ -283,6 +284,74 @@ MUTANTS = (
            "colour = True",
            ("tests/test_log_history.py::test_the_timeline_draws_one_row_per_name_within_80_columns"
             "_and_wide_names",)),
+    # Issue 21: where, attach, tell, and a colour per name.
+    Mutant("aw", "the bash prompt that shows a message reads .shown with a process",
+           "shell/codename.bash",
+           r'\{ IFS= read -r shown <"\$__codename_shown"; \} 2>/dev/null \|\| :',
+           'shown=$(cat "$__codename_shown" 2>/dev/null) || :',
+           (f"{REACH}test_no_process_starts_at_a_prompt_that_shows_a_message[bash]",
+            f"{REACH}test_a_told_terminal_shows_the_message_once_above_its_next"
+            "_prompt[bash]")),
+    Mutant("ax", "the bash prompt never says which messages it showed (.shown not written)",
+           "shell/codename.bash",
+           r'\{ printf \'%s\\n\' "\$last" >\|"\$__codename_shown"; \} 2>/dev/null \|\| :', ":",
+           (f"{REACH}test_a_told_terminal_shows_the_message_once_above_its_next"
+            "_prompt[bash]",
+            f"{REACH}test_the_21st_waiting_message_is_refused_and_none_is_lost")),
+    Mutant("ay", "bash prints a message as printf's format",
+           "shell/codename.bash",
+           r"printf '\[from %s\] %s\\n' \"\$\{sender//\[\[:cntrl:\]\]/\?\}\" "
+           r"\"\$\{text//\[\[:cntrl:\]\]/\?\}\" >&3",
+           r'printf "[from %s] ${text}\\n" "${sender}" >&3',
+           (f"{REACH}test_a_message_is_shown_as_inert_text_whoever_sent_it[bash]",)),
+    Mutant("az", "zsh prints a message with prompt expansion (print -P)",
+           "shell/codename.zsh", r"print -ru3 --", "print -Pu3 --",
+           (f"{REACH}test_a_message_is_shown_as_inert_text_whoever_sent_it[zsh]",)),
+    Mutant("ba", "fish prints a message with echo -e",
+           "shell/codename.fish",
+           r"printf '\[from %s\] %s\\n' \"\$sender\" \"\$text\" >&2",
+           r'echo -e "[from $sender] $text" >&2',
+           (f"{REACH}test_a_message_is_shown_as_inert_text_whoever_sent_it[fish]",)),
+    Mutant("bb", "the colour of a new holder ignores the live holders' colours",
+           "codename_shell/allocator.py",
+           r"colours\.pick\(colours\.of\(h\) for h in survey\.live if h not in replacing\)",
+           "colours.pick([])",
+           (f"{REACH}test_each_live_name_gets_a_distinct_colour_kept_for_its_life",)),
+    Mutant("bc", "a rename picks its holder a new colour",
+           "codename_shell/allocator.py",
+           r"        if old\.colour is not None:\n            return old\.colour\n",
+           "        pass\n",
+           (f"{REACH}test_each_live_name_gets_a_distinct_colour_kept_for_its_life",)),
+    Mutant("bd", "where compares names exactly, not folded",
+           "codename_shell/reach.py",
+           r"found = \[h for h in holders if casts\.fold\(h\.name\) == want\]",
+           "found = [h for h in holders if h.name == name]",
+           (f"{REACH}test_where_says_host_pid_tty_tmux_pane_cwd_kind_and_since[bash]",)),
+    Mutant("be", "who paints names into a pipe",
+           "codename_shell/commands.py",
+           r'not os\.environ\.get\("NO_COLOR"\) and sys\.stdout\.isatty\(\)',
+           'not os.environ.get("NO_COLOR")',
+           (f"{REACH}test_who_paints_names_on_a_terminal_only",)),
+    Mutant("bf", "a 21st waiting message is taken",
+           "codename_shell/inbox.py", r"room = max\(0, MOST - len\(waiting\)\)",
+           "room = max(0, MOST + 1 - len(waiting))",
+           (f"{REACH}test_the_21st_waiting_message_is_refused_and_none_is_lost",)),
+    Mutant("bg", "the keeper never carries messages from other hosts",
+           "codename_shell/fleet/keeper.py",
+           r"if not self\.reachable or time\.monotonic\(\) >= deadline:\n            return",
+           "return",
+           (f"{REACH}test_a_message_reaches_a_terminal_on_another_host",)),
+    Mutant("bh", "a release leaves the messages for the pid's next holder",
+           "codename_shell/sources/presence.py",
+           r' f"\{path\}\.inbox",\n', "\n",
+           (f"{REACH}test_a_release_takes_the_waiting_messages_with_it",)),
+    Mutant("bi", "attach switches to the pane but not to its window",
+           "codename_shell/tmux.py",
+           r'result = _call\(pane\.socket, "switch-client", "-t", target, ";", "select-window", '
+           r'"-t",\n\s+target, ";", "select-pane", "-t", target\)',
+           'result = _call(pane.socket, "select-pane", "-t", target)',
+           (f"{REACH}test_attach_switches_the_client_to_the_pane_in_another_session_and_window"
+            "[bash]",)),
 )
 
 

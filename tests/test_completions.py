@@ -151,3 +151,12 @@ def test_the_hook_defines_no_completion(world: World, shell: str) -> None:
     assert hook.returncode == 0, hook.stderr
     for word in ("complete -F", "complete -c", "compdef", "_complete"):
         assert word not in hook.stdout, word
+
+
+@pytest.mark.parametrize("shell", ["bash", "fish"])
+def test_live_names_are_offered_where_a_name_is_completed(world: World, shell: str) -> None:
+    assert [world.claim(world.sleeper().pid) for _ in range(2)] == ["Michael", "Dwight"]
+    where, tell, attach = offered(world, shell, [(["where"], "Mi"), (["tell"], ""),
+                                                 (["attach"], "d")])
+    assert (where, tell) == ({"Michael"}, {"Michael", "Dwight"})
+    assert attach == {"Dwight"}  # names are told apart without case, here too

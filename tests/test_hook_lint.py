@@ -28,19 +28,23 @@ VALUES: dict[str, str | list[str]] = {
     "LEASE": "/run/" + NASTY + ".lease",
     "QUALIFIER": "@" + NASTY,
     "KEEPER": ["/usr/bin/python3", "-c", NASTY],
+    "COLOUR": NASTY,  # a number in practice; the hook checks it as data
+    "PAINT": "1",
 }
 # The values read back after sourcing the script, in the order the readers print them.
 ORDER = ["NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE", "LEASE",
-         "QUALIFIER", "KEEPER"]
+         "QUALIFIER", "KEEPER", "COLOUR", "PAINT"]
 READ_BACK = {
     "bash": "printf '%s\\0' \"$__codename_name\" \"$__codename_full\" \"$__codename_id\" "
             "\"$__codename_presence\" \"$__codename_owner\" \"${__codename_bin[@]}\" "
             "\"$__codename_show_prompt\" \"$__codename_show_title\" \"$__codename_lease\" "
-            "\"$__codename_qualifier\" \"${__codename_keeper[@]}\"",
+            "\"$__codename_qualifier\" \"${__codename_keeper[@]}\" \"$__codename_colour_given\" "
+            "\"$__codename_paint\"",
     "fish": "printf '%s\\0' $__codename_name $__codename_full $__codename_id "
             "$__codename_presence $__codename_owner $__codename_bin "
             "$__codename_show_prompt $__codename_show_title $__codename_lease "
-            "$__codename_qualifier $__codename_keeper",
+            "$__codename_qualifier $__codename_keeper $__codename_colour_given "
+            "$__codename_paint",
 }
 READ_BACK["zsh"] = READ_BACK["bash"]
 

@@ -48,7 +48,8 @@ eval "$(<hook)"
 printf '%s\\0' '' "$MARK" "$__codename_name" "$__codename_full" "$__codename_id" \
     "$__codename_presence" "$__codename_owner" "${#__codename_bin[@]}" "${__codename_bin[@]}" \
     "$__codename_show_prompt" "$__codename_show_title" "$__codename_lease" \
-    "$__codename_qualifier" "${#__codename_keeper[@]}" "${__codename_keeper[@]}"
+    "$__codename_qualifier" "${#__codename_keeper[@]}" "${__codename_keeper[@]}" \
+    "$__codename_colour_given" "$__codename_paint"
 eval "$(<rename)"
 printf '%s\\0' "$CODENAME" "$CODENAME_FULL"
 """,
@@ -57,7 +58,8 @@ source hook
 string join0 -- '' $MARK $__codename_name $__codename_full $__codename_id \
     $__codename_presence $__codename_owner (count $__codename_bin) $__codename_bin \
     $__codename_show_prompt $__codename_show_title $__codename_lease \
-    $__codename_qualifier (count $__codename_keeper) $__codename_keeper
+    $__codename_qualifier (count $__codename_keeper) $__codename_keeper \
+    $__codename_colour_given $__codename_paint
 source rename
 string join0 -- $CODENAME $CODENAME_FULL
 """,
@@ -95,7 +97,7 @@ def run_hook(shell: str, values: dict[str, str | list[str]],
 def expected(values: dict[str, str | list[str]], renamed: dict[str, str]) -> list[str]:
     out: list[str] = []
     for key in ("NAME", "FULL", "ID", "PRESENCE", "OWNER", "BIN", "PROMPT", "TITLE", "LEASE",
-                "QUALIFIER", "KEEPER"):
+                "QUALIFIER", "KEEPER", "COLOUR", "PAINT"):
         value = values[key]
         out += [str(len(value)), *value] if isinstance(value, list) else [value]
     return [*out, renamed["CODENAME"], renamed["CODENAME_FULL"]]
@@ -108,6 +110,7 @@ HOOK_VALUES = st.fixed_dictionaries({
     "OWNER": st.just("0"),
     "BIN": st.lists(VALUE, min_size=1, max_size=3), "PROMPT": FLAG, "TITLE": FLAG,
     "LEASE": VALUE, "QUALIFIER": VALUE, "KEEPER": st.lists(VALUE, min_size=1, max_size=3),
+    "COLOUR": VALUE, "PAINT": FLAG,
 })
 RENAMED = st.fixed_dictionaries({"CODENAME": VALUE, "CODENAME_FULL": VALUE})
 # The attack from issue 7: a placeholder in a full name pulled a list (then the theme names,
@@ -118,6 +121,7 @@ ATTACK: dict[str, str | list[str]] = {
     "BIN": ["/usr/bin/codename", "$(echo ran >> pwned)"], "PROMPT": "1", "TITLE": "1",
     "LEASE": "/run/x-fleet/__CN_KEEPER__.lease", "QUALIFIER": "@vm~$(echo ran >> pwned)",
     "KEEPER": ["/usr/bin/python3", "-c", "import os; os.system('echo ran >> pwned')"],
+    "COLOUR": "$(echo ran >> pwned)", "PAINT": "1",
 }
 
 

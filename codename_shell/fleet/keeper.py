@@ -39,6 +39,7 @@ from codename_shell.fleet.lease import Timing, lease_clock
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codename_shell.config import Settings
+    from codename_shell.fleet.inbox import Courier
     from codename_shell.holders import Holder
     from codename_shell.sources.roster import RosterSource
 
@@ -146,6 +147,8 @@ class Keeper:
         #: This host's ledger rows to the fleet's history, for `codename log` (fleet/events).
         self.events = Publisher(self.store, self.state_dir, directory, self.fleet.node,
                                 self.fleet.host)
+        #: Carries messages other hosts left for this host's holders (fleet/inbox.py).
+        self.courier: Courier | None = None
 
     def run(self) -> None:
         self.log(f"keeper {os.getpid()} keeps this host's names in the fleet "
@@ -169,6 +172,7 @@ class Keeper:
         from codename_shell import config
         from codename_shell.fleet import lease, node
 
+        started = time.monotonic()
         settings = config.load()
         if not self.same_fleet(settings):
             return False
@@ -205,12 +209,32 @@ class Keeper:
             self.guard(holders)
         if self.reachable:  # after the guard, in half a tick: history never delays a lease
             self.events.tick(time.monotonic() + self.timing.tick / 2, self.log)
+        self.carry_messages(holders, started + self.timing.tick)
         if holders or vouched or (self.suspects and self.reachable):
             self.idle_since = lease_clock()
         if lease_clock() - self.idle_since < self.timing.idle:
             return True
         self.log(f"nothing held here for {self.timing.idle:.0f} s")
         return False
+
+    def carry_messages(self, holders: dict[str, Holder], deadline: float) -> None:
+        """Messages other hosts left for this host's holders (fleet/inbox.py), once the guard
+        has run, and only while the fleet answers. Within this tick's own time (`deadline`:
+        its start + Timing.tick; the tick then sleeps that much less), so that from one guard
+        to the next there is still at most a tick and one round, as Timing counts: a slow
+        fleet never puts the next guard further off. Whatever fails waits for the next tick."""
+        if not self.reachable or time.monotonic() >= deadline:
+            return
+        try:
+            if self.courier is None:
+                from codename_shell.fleet.inbox import Courier
+
+                self.courier = Courier(self)
+            self.courier.carry(holders, deadline)
+        except Exception:
+            from codename_shell.crashlog import log_exception
+
+            self.log(f"carrying messages failed; details in {log_exception()}")
 
     def same_fleet(self, now: Settings) -> bool:
         """Whether [fleet] is still what this keeper keeps (False: leave now).

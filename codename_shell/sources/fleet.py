@@ -44,6 +44,9 @@ class FleetSource(Source):
         #: Rows of the last listing skipped: unreadable, or naming a name that cannot be shown.
         self.unreadable = 0
         self.refused = 0
+        #: After a listing: each holder's token in Redis, by (name, host, pid, start), for a
+        #: message to reach it (`codename tell`, fleet/inbox.py).
+        self.tokens: dict[tuple[str, str, int | None, int | None], str] = {}
 
     def warn(self, message: str) -> None:
         """One line for the user about the fleet (said once however often it happens)."""
@@ -85,6 +88,7 @@ class FleetSource(Source):
                 if h is not None:
                     h.beat = now  # vouched for by its lease, which its keeper renews
                     found.append(h)
+                    self.tokens[(h.name, h.host, h.pid, h.start)] = token
         for token, row in rosters.items():
             h = None if token in ours else self._holder(row, roster=True)
             if h is not None:

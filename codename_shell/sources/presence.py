@@ -204,7 +204,9 @@ class PresenceSource(Source):
 
     def remove(self, pid: int | None, start: int | None, ns: str = "") -> None:
         path = os.path.join(self.directory, self.filename(pid, start, ns))
-        for leftover in (path, f"{path}.exit", f"{path}.seen"):  # the hook's files go too
+        # The hook's files go too, and the messages left for it (inbox.py).
+        for leftover in (path, f"{path}.exit", f"{path}.seen", f"{path}.inbox",
+                         f"{path}.shown", f"{path}.looked"):
             try:
                 os.unlink(leftover)
             except FileNotFoundError:
