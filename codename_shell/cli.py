@@ -191,11 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="a JSON array of events (with --at: "
                                                         "of holders)")
 
-    sp = cmd("help", commands.help, "show the help of COMMAND, or of codename")
+    sp = cmd("help", show_help, "show the help of COMMAND, or of codename")
     arg = sp.add_argument("topic", nargs="?", metavar="COMMAND", help="the command to explain")
     complete(arg, "command")
 
-    sp = cmd("completions", commands.completions,
+    sp = cmd("completions", print_completions,
              "print the completion script for SHELL (install.sh installs it)")
     sp.add_argument("shell", choices=SHELL_NAMES, help="the shell to complete in")
     return p
@@ -281,6 +281,27 @@ def short_usage(parser: argparse.ArgumentParser) -> str:
             f"commands:\n{lines}\n"
             "`codename help COMMAND` for a command's options; `codename --help` for examples,\n"
             "the config file and the environment variables.\n")
+
+
+# --- the two commands about the CLI itself: they need the parser -----------------------------
+
+def show_help(ns: argparse.Namespace) -> int:
+    """`codename help [COMMAND]`."""
+    parser = build_parser()
+    if ns.topic is None:
+        parser.print_help()
+        return 0
+    unknown_command(parser, ns.topic)
+    commands_of(parser)[ns.topic].print_help()
+    return 0
+
+
+def print_completions(ns: argparse.Namespace) -> int:
+    """`codename completions SHELL`: the script generated from the parser."""
+    from codename_shell import completions as scripts
+
+    sys.stdout.write(scripts.script(ns.shell, build_parser()))
+    return 0
 
 
 #: The command word being parsed, for `_option_hint`.

@@ -277,26 +277,6 @@ def doctor(ns: argparse.Namespace) -> int:
     return checks.run(as_json=ns.json)
 
 
-def help(ns: argparse.Namespace) -> int:
-    from codename_shell import cli
-
-    parser = cli.build_parser()
-    if ns.topic is None:
-        parser.print_help()
-        return 0
-    cli.unknown_command(parser, ns.topic)
-    cli.commands_of(parser)[ns.topic].print_help()
-    return 0
-
-
-def completions(ns: argparse.Namespace) -> int:
-    from codename_shell import cli
-    from codename_shell import completions as scripts
-
-    sys.stdout.write(scripts.script(ns.shell, cli.build_parser()))
-    return 0
-
-
 def run(ns: argparse.Namespace) -> int:
     from codename_shell import runner
 
