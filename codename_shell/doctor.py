@@ -19,9 +19,9 @@ from codename_shell.report import printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from codename_shell.allocator import Survey
     from codename_shell.holders import Holder
     from codename_shell.sources import PresenceSource, Source
+    from codename_shell.survey import Survey
 
 
 class Report:
@@ -308,8 +308,8 @@ LOCK_TRY = 1.0  # seconds doctor waits for the lock; a claim holds it for millis
 
 def _check_lock(out: Report) -> None:
     """Take the allocator's lock once, briefly: one that stays busy stalls every claim."""
-    from codename_shell.allocator import Lock
     from codename_shell.errors import LockTimeout
+    from codename_shell.lock import Lock
 
     state = paths.state_dir()
     lock = os.path.join(state, "lock")

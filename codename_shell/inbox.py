@@ -161,7 +161,7 @@ def leave(state_dir: str, presence: str, holder: Holder, sender: str, text: str)
     """Leave `text` from `sender` for `holder`, whose presence file is `presence`, under the
     allocator's lock; how many messages now wait. CodenameError when the holder no longer
     holds its name or MOST already wait."""
-    from codename_shell.allocator import Lock
+    from codename_shell.lock import Lock
 
     with Lock(state_dir):
         if not holds(presence, holder):

@@ -28,9 +28,10 @@ from helpers import (
 )
 
 from codename_shell import allocator, config, liveness
-from codename_shell.allocator import FULL_CHECKS, Allocator
+from codename_shell.allocator import Allocator
 from codename_shell.holders import Holder
 from codename_shell.sources import LedgerSource, PresenceSource
+from codename_shell.survey import FULL_CHECKS, Survey
 
 OFFICE = ["Michael", "Dwight", "Jim", "Pam", "Ryan", "Andy", "Angela", "Kevin", "Oscar",
           "Stanley", "Phyllis", "Meredith", "Creed", "Kelly", "Toby"]
@@ -500,7 +501,7 @@ def test_a_quick_survey_reads_proc_for_the_holders_it_must(
     ledger.append([("claimed", Holder("Kevin", pid=me.pid, start=start["Kevin"], boot=me.boot,
                                       host=me.host, ns=me.ns, machine=me.machine))])
     sources = [PresenceSource(str(world.presence_dir)), ledger]
-    survey = allocator.Survey(sources, 0, quick=True, sure=frozenset({"michael"}))
+    survey = Survey(sources, 0, quick=True, sure=frozenset({"michael"}))
     verdicts = {h.name: h in survey.live for h in survey.holders}
     assert verdicts == {
         "Michael": False,  # a name handed out first: /proc is read, the reused pid seen
@@ -510,5 +511,5 @@ def test_a_quick_survey_reads_proc_for_the_holders_it_must(
         # The price of not reading /proc: its pid runs, so it keeps its name for now.
         "Toby 7": True,
     }
-    thorough = allocator.Survey(sources, 0)
+    thorough = Survey(sources, 0)
     assert {h.name for h in thorough.live} == {"Live"}

@@ -324,7 +324,7 @@ def test_two_hundred_claims_at_once_are_all_granted_with_distinct_names(world: W
 
 RELAY = r"""
 import fcntl, os, sys, time
-from codename_shell.allocator import Lock
+from codename_shell.lock import Lock
 
 # One link of a queue: wait for the lock in the kernel's own queue (no gap for a poller when
 # it passes on), say who holds it as codename does, hold it a while, pass it on.

@@ -103,7 +103,7 @@ with open(sys.argv[3], "w") as f:
 
 
 def test_a_job_is_released_when_it_ended_not_when_its_release_got_the_lock(world: World) -> None:
-    from codename_shell.allocator import Lock
+    from codename_shell.lock import Lock
 
     ready, go, ended = (world.root / n for n in ("ready", "go", "ended"))
     run = subprocess.Popen([sys.executable, "-m", "codename_shell", "run", "--", sys.executable,

@@ -284,7 +284,7 @@ def test_a_thousand_claims_at_once_are_all_granted_with_distinct_names(world: Wo
 
 WORKER = r"""
 import sys, time
-from codename_shell.allocator import Lock
+from codename_shell.lock import Lock
 
 # A holder that works (on a CPU) longer than the timeout, as a claim among many holders does
 # on a machine that is busy: slow, not stuck.
@@ -297,7 +297,7 @@ with Lock(sys.argv[1]):
 
 
 def test_a_holder_that_works_past_the_timeout_is_waited_for(world: World) -> None:
-    from codename_shell.allocator import LOCK_TIMEOUT
+    from codename_shell.lock import LOCK_TIMEOUT
 
     lock = state_lock(world)
     worker = subprocess.Popen([sys.executable, "-c", WORKER, str(lock.parent),

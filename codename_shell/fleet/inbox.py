@@ -168,8 +168,8 @@ class Courier:
         """Write the pending messages into their holders' inboxes, under the allocator's
         lock (waited for until `deadline` at most)."""
         from codename_shell import inbox
-        from codename_shell.allocator import Lock
         from codename_shell.errors import LockTimeout
+        from codename_shell.lock import Lock
 
         if not any(self.pending.values()):
             return

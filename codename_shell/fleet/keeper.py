@@ -279,7 +279,7 @@ class Keeper:
 
     def local(self) -> dict[str, Holder]:
         """This node's live holders by token: presence and ledger rows, checked in /proc."""
-        from codename_shell.allocator import Survey
+        from codename_shell.survey import Survey
 
         found: dict[str, Holder] = {}
         # ALIVE: written here, its very process seen in /proc (a thorough survey).
@@ -336,9 +336,9 @@ class Keeper:
         looked for again under the allocator lock, which a claim holds until its presence
         file is written.
         """
-        from codename_shell.allocator import Lock
         from codename_shell.errors import LockTimeout
         from codename_shell.fleet import node
+        from codename_shell.lock import Lock
         from codename_shell.sources.fleet import ROSTER
 
         vouched = vouched or {}
@@ -609,9 +609,10 @@ class Keeper:
         longer holds its old name (released, or renamed by someone else meanwhile), or when
         the new name cannot be recorded (a full disk: logged, and the caller tries again at
         a later tick; the keeper itself goes on)."""
-        from codename_shell.allocator import Lock, record_rows
+        from codename_shell.allocator import record_rows
         from codename_shell.errors import LockTimeout
         from codename_shell.holders import Holder as Row
+        from codename_shell.lock import Lock
 
         new = Row.from_row(h.to_row(), "presence")
         new.name, new.full = name, full
