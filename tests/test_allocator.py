@@ -27,7 +27,8 @@ from helpers import (
     write_presence,
 )
 
-from codename_shell import allocator, config, liveness
+from codename_shell import config, liveness
+from codename_shell import survey as survey_module
 from codename_shell.allocator import Allocator
 from codename_shell.holders import Holder
 from codename_shell.sources import LedgerSource, PresenceSource
@@ -485,8 +486,8 @@ def test_among_many_holders_the_name_asked_for_is_checked_in_full(world: World) 
 def test_a_quick_survey_reads_proc_for_the_holders_it_must(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # Quick from the first holder on, and no window: what is left is the rule itself.
-    monkeypatch.setattr(allocator, "FULL_CHECKS", 0)
-    monkeypatch.setattr(allocator, "WINDOW", 0)
+    monkeypatch.setattr(survey_module, "FULL_CHECKS", 0)
+    monkeypatch.setattr(survey_module, "WINDOW", 0)
     live = world.sleeper()
     reused = {name: world.sleeper() for name in ("Michael", "Toby 7", "Kevin")}
     # Each row's process ended and its pid now runs another: the rows' start time is older.
