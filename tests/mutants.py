@@ -162,7 +162,7 @@ MUTANTS = (
            ("tests/test_fleet_leases.py::test_a_prompt_shows_the_qualified_name_once_the_lease"
             "_may_lapse_and_revives_the_keeper[bash]",)),
     Mutant("v", "a keeper never tells the server's clock jumped ahead",
-           "codename_shell/fleet/keeper.py", r"CLOCK_SLACK_MS = 500\n", "CLOCK_SLACK_MS = 10**9\n",
+           "codename_shell/fleet/renewal.py", r"CLOCK_SLACK_MS = 500\n", "CLOCK_SLACK_MS = 10**9\n",
            ("tests/test_fleet_leases.py::test_a_server_clock_that_jumps_ahead_is_told_from_a_slow"
             "_round_trip",)),
     # Issue 17: what codename writes on a user's machine.

@@ -116,7 +116,7 @@ def test_a_lease_file_never_vouches_past_what_the_server_may_keep(lease: int) ->
 
 
 def test_a_server_clock_that_jumps_ahead_is_told_from_a_slow_round_trip() -> None:
-    from codename_shell.fleet.keeper import CLOCK_SLACK_MS
+    from codename_shell.fleet.renewal import CLOCK_SLACK_MS
     from codename_shell.fleet.lease import server_ahead
 
     # Rounds a lease/3 apart, answers taking up to two seconds: the server's clock moves as

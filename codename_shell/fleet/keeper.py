@@ -17,10 +17,11 @@ Each change rewrites the holder's presence file (the prompt re-reads it at its n
 is written to the ledger as `renamed` with its reason, both or neither (a full disk: logged,
 tried again next tick).
 
-The keeper also publishes the names this host's rosters list (jobs of other launchers) under
-leases, so that no other host hands them out; they are never renamed: a roster is its
-launcher's to edit. Whatever fails in a tick (an answer that is not Redis's, a full disk), the
-guard still runs: the switch to host-qualified names never waits on anything else.
+The keeper also publishes the names this host's rosters list (jobs of other launchers), with no
+lease, so that no other host hands them out, even while this host is cut off; they are never
+renamed: a roster is its launcher's to edit. Whatever fails in a tick (an answer that is not
+Redis's, a full disk), the guard still runs: the switch to host-qualified names never waits on
+anything else. Its renewal round and guard are in renewal.py, its renames in renaming.py.
 
 The first claim on a host starts the keeper (`fleet.start_keeper`), detached; a flock keeps it
 one per host and user; it leaves once its host has held nothing for a while.
@@ -35,6 +36,7 @@ import time
 from codename_shell.fleet import LOCK_NAME
 from codename_shell.fleet.events import Publisher
 from codename_shell.fleet.lease import Timing, lease_clock
+from codename_shell.fleet.renewal import Renewal, _runs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,13 +48,8 @@ if TYPE_CHECKING:
 #: How long a live process's reservation with no row yet counts as a claim under way: its
 #: budget for Redis, then the allocator lock's wait for a stuck holder, with room to spare.
 MID_CLAIM = 10.0
-#: How far (ms) the server's clock may run ahead of ours between two rounds before it
-#: counts as a jump (see Keeper.clock).
-CLOCK_SLACK_MS = 500
 #: How long config.toml may show no [fleet] before the keeper believes it (see same_fleet).
 CONFIG_GRACE = 5.0
-LOG_NAME = "keeper.log"
-LOG_MAX = 256 << 10  # bytes of keeper.log before it moves to keeper.log.1
 
 # --- the keeper process --------------------------------------------------------------------
 
@@ -105,7 +102,7 @@ def _take_lock(directory: str) -> int | None:
     return None
 
 
-class Keeper:
+class Keeper(Renewal):
     """The loop: look at this host's holders, renew, give back, rename; one tick at a time."""
 
     def __init__(self, settings: Settings, directory: str) -> None:
@@ -367,24 +364,6 @@ class Keeper:
                 pass  # next tick
         return out
 
-    def drop(self, t: str) -> None:
-        from codename_shell.fleet import lease, node
-
-        self.sent.pop(t, None)
-        self.confirmed.discard(t)
-        self.suspects.discard(t)
-        self.published.discard(t)
-        parsed = node.parse_token(t)
-        if parsed is not None and parsed[0] == self.fleet.node:
-            lease.forget(self.directory, self.ident(parsed[1], parsed[2]))
-
-    def ident(self, pid: int, start: int | None) -> str:
-        """The holder id (its presence and lease files' name) of a token of this node."""
-        from codename_shell import liveness
-        from codename_shell.holders import ident
-
-        return ident(pid, start, liveness.pid_namespace())
-
     def mid_claim(self, t: str, pid: int, start: int | None) -> bool:
         """Whether a claim for this process reserved its name a moment ago and may not have
         recorded it yet: its lease file was written by a claim (sent later than any renewal
@@ -395,310 +374,6 @@ class Keeper:
         return sent is not None and sent > self.sent.get(t, float("-inf")) \
             and 0 <= lease_clock() - sent < MID_CLAIM
 
-    # --- talking to the fleet ------------------------------------------------------------
-
-    def round(self, holders: dict[str, Holder], gone: list[str],
-              vouched: dict[str, tuple[str, str]] | None = None) -> bool:
-        """Plain names for host-qualified holders, then renew every plain lease and the
-        rosters' names, and give back the gone; False when the fleet did not answer in time."""
-        from codename_shell.errors import ConfigError
-        from codename_shell.fleet import lease, node
-        from codename_shell.fleet.client import FleetError
-
-        vouched = vouched or {}
-        deadline = time.monotonic() + self.timing.round_timeout
-        try:
-            for t, h in list(holders.items()):
-                if node.is_qualified(h.name):
-                    self.reclaim(deadline, t, holders, "the fleet answers again")
-            plain = [(t, h) for t, h in holders.items() if not node.is_qualified(h.name)]
-            now = lease_clock()
-            # Whether each lease still lives by our own clock: one that may have lapsed is
-            # never set again blindly (scripts.RENEW), only renewed while its key is ours.
-            entries = [(t, node.fold(h.name), h.to_row(),
-                        "1" if now < self.timing.expiry(self.sent.get(t, float("-inf"))) else "0")
-                       for t, h in plain]
-            entries += [(t, folded, row, "1") for t, (folded, row) in vouched.items()]
-            sent = lease_clock()
-            verdicts, unknown, server_ms = self.store.renew(deadline, entries, gone)
-            self.clock(sent, server_ms, deadline)
-        except (FleetError, ConfigError) as e:
-            self.store.close()
-            self.seen(False, str(e))
-            return False
-        self.seen(True)
-        self.last_round = sent
-        for t in gone:
-            self.drop(t)
-        lost = []
-        for (t, h), verdict in zip(plain, verdicts, strict=False):
-            if verdict in ("ok", "new"):
-                self.sent[t] = sent
-                self.confirmed.add(t)
-                self.vouch(h, sent)
-                if verdict == "new":
-                    self.log(f"{h.name}: set again in the fleet (it had lost the name's key: a "
-                             "restarted or emptied Redis)")
-            else:
-                self.sent[t] = float("-inf")  # the name is someone else's now
-                lease.lapse(self.directory, h.ident, h.name)  # its prompt stops showing it
-                lost.append(t)
-        self.published = set(vouched)
-        for t, verdict in zip(vouched, verdicts[len(plain):], strict=False):
-            if verdict == "took":
-                # A roster's job cannot be renamed; the codename holder that had its name
-                # (taken while this host was cut off, or before the roster listed it) is
-                # renamed by its own keeper, which finds the name lost at its next renewal.
-                self.log(f"{vouched[t][0]}: listed by a roster here and held in the fleet by a "
-                         "holder of another host; the name is the roster's now, and that "
-                         "holder gets another")
-        self.suspects = set(unknown)
-        self.sweep_notes(holders)
-        if lost:
-            self.reclaim_lost(lost, holders)
-        return True
-
-    def clock(self, sent: float, server_ms: int, deadline: float) -> None:
-        """Whether the server's clock jumped ahead since the last round: keys then expire
-        early (Redis counts leases on its wall clock), and a name a holder here or elsewhere
-        still shows may already be free there. Compared with this host's CLOCK_BOOTTIME, the
-        server's time may run ahead by no more than the rounds' own time on the wire and
-        DRIFT; past that, a quiet period starts fleet-wide (scripts.QUIET)."""
-        from codename_shell.fleet.lease import server_ahead
-
-        back = lease_clock()
-        last, self.last_clock = self.last_clock, (sent, server_ms)
-        if last is None:
-            return
-        ahead = server_ahead(last, sent, server_ms, back)
-        if ahead > CLOCK_SLACK_MS:
-            from codename_shell.errors import ConfigError
-            from codename_shell.fleet.client import FleetError
-
-            self.log(f"the fleet's clock jumped {ahead / 1000:.1f} s ahead: names may have "
-                     "expired early there; no plain name is handed out for one lease")
-            try:
-                self.store.quiet(deadline)
-            except (FleetError, ConfigError) as e:
-                self.log(f"the quiet period could not be started ({e})")
-
-    def vouch(self, h: Holder, sent: float, name: str | None = None) -> None:
-        """`h`'s prompt may show its plain name (or `name`, which it is about to take) until
-        the lease sent at `sent` may end."""
-        from codename_shell.fleet import lease
-
-        try:
-            lease.write(self.directory, h.ident, name or h.name, sent, self.timing)
-        except OSError as e:
-            # No lease file: its prompt shows the host-qualified name, the safe side.
-            self.log(f"the lease file of {h.name} (pid {h.pid}) cannot be written "
-                     f"({_oserror(e)}); it shows its host-qualified name meanwhile")
-
-    def sweep_notes(self, holders: dict[str, Holder]) -> None:
-        """Lease files of this pid namespace's holders that ended before this keeper saw them
-        (a claim killed between its reservation and its presence file, say)."""
-        from codename_shell import liveness
-        from codename_shell.fleet import lease
-        from codename_shell.holders import ns_token, parse_ident
-
-        try:
-            entries = os.listdir(self.directory)
-        except OSError:
-            return
-        here = ns_token(liveness.pid_namespace())
-        kept = {h.ident for h in holders.values()}
-        for entry in entries:
-            if not entry.endswith(lease.SUFFIX):
-                continue
-            ident = entry[:-len(lease.SUFFIX)]
-            parsed = parse_ident(ident)
-            if parsed is None or ident in kept or parsed[2] != here:
-                continue
-            if not _runs(parsed[0], parsed[1]):
-                lease.forget(self.directory, ident)
-
-    def reclaim_lost(self, lost: list[str], holders: dict[str, Holder]) -> None:
-        from codename_shell.errors import ConfigError
-        from codename_shell.fleet.client import FleetError
-
-        deadline = time.monotonic() + self.timing.round_timeout
-        for t in lost:
-            name = holders[t].name
-            try:
-                self.reclaim(deadline, t, holders, f"{name} was taken in the fleet while the "
-                                                   "fleet had lost this host's lease on it")
-            except (FleetError, ConfigError) as e:
-                self.store.close()
-                self.seen(False, str(e))
-                return  # guard() gives it a host-qualified name
-
-    def reclaim(self, deadline: float, t: str, holders: dict[str, Holder], reason: str) -> None:
-        """Reserve a plain fleet name for holder `t` (its own when the fleet still has it)."""
-        from codename_shell.fleet import node, row_tail
-        from codename_shell.fleet.client import FleetQuiet
-
-        h = holders[t]
-        blocked = sorted({node.fold(node.base(o.name)) for u, o in holders.items() if u != t})
-        theme = h.theme if h.theme in self.settings.casts else self.settings.theme_in_force()[0]
-        cast = [(s, node.fold(s), f) for s, f in self.settings.cast(theme)]
-        # Its own name first, when nobody holds it: a terminal keeps the name it showed.
-        short, full_name = node.base(h.name), node.base(h.full)
-        own = None if node.fold(short) in blocked else (short, node.fold(short), full_name)
-        sent = lease_clock()
-        try:
-            verdict, name, full, before = self.store.claim(deadline, t, row_tail(h), blocked,
-                                                           cast, own)
-            if verdict == "held":
-                verdict, name, full, before = self.store.claim(deadline, t, row_tail(h),
-                                                               blocked, cast)
-        except FleetQuiet:
-            return  # the fleet's data was lost a moment ago: plain names wait (scripts.CLAIM)
-        if verdict != "ok":
-            return
-        new = node.fold(name)
-        old = "" if node.is_qualified(h.name) else node.fold(h.name)
-        self.vouch(h, sent, name)  # before its presence file shows the name
-        if name != h.name:
-            renamed = self.rename(h, name, full, reason)
-            if renamed is None:
-                # Released, renamed meanwhile, or not recorded (a full disk): the name it
-                # still shows keeps its key, the new one goes back (see scripts.SETTLE).
-                self.store.settle(deadline, t, old, [new])
-                return
-            holders[t] = renamed
-        drop = sorted({old, before} - {new, ""})
-        if drop:
-            self.store.settle(deadline, t, new, drop)
-        self.sent[t] = sent
-
-    def guard(self, holders: dict[str, Holder]) -> None:
-        """Host-qualified names for holders whose plain lease may end before the fleet answers."""
-        from codename_shell.fleet import node
-
-        now = lease_clock()
-        for t, h in list(holders.items()):
-            if node.is_qualified(h.name):
-                continue
-            if not self.timing.at_risk(self.sent.get(t, float("-inf")), now):
-                continue
-            name = node.qualify(h.name, self.fleet.node)
-            full = node.qualify(h.full, self.fleet.node)
-            renamed = self.rename(h, name, full, f"the fleet did not answer and the lease on "
-                                                  f"{h.name} could end; back to a plain name "
-                                                  "when it answers")
-            if renamed is not None:
-                holders[t] = renamed
-                self.sent.pop(t, None)
-                self.confirmed.discard(t)
-
-    def seen(self, reachable: bool, why: str = "") -> None:
-        from codename_shell.fleet import forget_failure, note_failure
-
-        if reachable:
-            forget_failure(self.directory)
-        else:
-            note_failure(self.directory, why)  # claims meanwhile need not wait for it
-        if reachable != self.reachable:
-            self.log("the fleet answers" if reachable else f"no fleet: {why}")
-        self.reachable = reachable
-
-    # --- changing a holder's name here ---------------------------------------------------
-
-    def rename(self, h: Holder, name: str, full: str, reason: str) -> Holder | None:
-        """Rewrite `h`'s presence file and ledger row with its new name; None when `h` no
-        longer holds its old name (released, or renamed by someone else meanwhile), or when
-        the new name cannot be recorded (a full disk: logged, and the caller tries again at
-        a later tick; the keeper itself goes on)."""
-        from codename_shell.allocator import record_rows
-        from codename_shell.errors import LockTimeout
-        from codename_shell.holders import Holder as Row
-        from codename_shell.lock import Lock
-
-        new = Row.from_row(h.to_row(), "presence")
-        new.name, new.full = name, full
-        new.sources = list(h.sources)
-        try:
-            try:
-                with Lock(self.state_dir, timeout=self.timing.guard * 0.8):
-                    self.flush_pending()
-                    if not self.still(h):
-                        return None
-                    # Presence file and ledger row, both or neither, as a claim writes them.
-                    record_rows(self.presence, self.ledger, new,
-                                lambda: self.ledger.rename(new, reason))
-            except LockTimeout:
-                # The presence file is what the prompt shows and must change in time; the
-                # ledger row (an append, serialized by the lock) waits for the lock.
-                if not self.still(h):
-                    return None
-                self.presence.record(new)
-                self.pending.append((new, reason))
-        except OSError as e:
-            self.log(f"{h.name} (pid {h.pid}) could not be renamed {name} here "
-                     f"({_oserror(e)}); trying again")
-            return None
-        self.log(f"{h.name} (pid {h.pid}) is now {name}: {reason}")
-        return new
-
-    def still(self, h: Holder) -> bool:
-        """Whether `h`'s presence file still names it (or is gone while its ledger row lives)."""
-        from codename_shell import fileio
-
-        try:
-            text = fileio.read_regular(self.presence.path_for(h), 1 << 16, nofollow=True)
-        except FileNotFoundError:
-            return "ledger" in h.sources
-        except OSError:
-            return False
-        first = text.decode("utf-8", "replace").split("\n", 1)[0]
-        return first.split("\t", 1)[0] == h.name
-
-    def flush_pending(self) -> None:
-        """Ledger rows that waited for the lock (held by the caller). One that cannot be
-        written (a full disk) waits on, for the next time the lock is had."""
-        while self.pending:
-            holder, reason = self.pending[0]
-            try:
-                self.ledger.rename(holder, reason)
-            except OSError as e:
-                self.log(f"the ledger row of {holder.name} (pid {holder.pid}) waits: "
-                         f"{_oserror(e)}")
-                return
-            self.pending.pop(0)
-
-    def log(self, message: str) -> None:
-        """One line in keeper.log in the state dir (never a password: URLs are `shown`).
-
-        Opened as errors.log is (crashlog): never through a symlink, never blocking on a
-        FIFO someone put there, a regular file only, 0600."""
-        import stat
-
-        from codename_shell.errors import printable
-
-        path = os.path.join(self.state_dir, LOG_NAME)
-        try:
-            if os.lstat(path).st_size > LOG_MAX:
-                os.replace(path, path + ".1")
-        except OSError:
-            pass
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-                         | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
-            try:
-                if stat.S_ISREG(os.fstat(fd).st_mode):
-                    os.write(fd, f"{stamp} {printable(message)}\n".encode("utf-8", "replace"))
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
-
-
-def _oserror(e: OSError) -> str:
-    from codename_shell.errors import printable
-
-    return printable(f"{e.filename}: {e.strerror}" if e.filename else e.strerror or e)
-
 
 def _file_stamp(path: str) -> tuple[object, ...]:
     """What tells that a roster file changed, without reading it."""
@@ -707,14 +382,3 @@ def _file_stamp(path: str) -> tuple[object, ...]:
     except OSError as e:
         return (path, e.errno)
     return (path, st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _runs(pid: int, start: int | None) -> bool:
-    """Whether the process `pid` that started at `start` still runs (and is no zombie)."""
-    from codename_shell import liveness
-
-    try:
-        info = liveness.proc_info(pid)
-    except PermissionError:
-        return True  # cannot tell: keep its name
-    return info is not None and not info.zombie and (start is None or info.start == start)
