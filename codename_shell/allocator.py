@@ -8,22 +8,21 @@ and a row is only believed after its process has been checked (see `liveness`).
 
 from __future__ import annotations
 
-import errno
 import time
 
-from codename_shell import casts, colours, fileio, liveness, paths, rowcache
+from codename_shell import casts, colours, liveness, paths, rowcache
 from codename_shell import lean_os as os
-from codename_shell.errors import CodenameError, printable
+from codename_shell.errors import CodenameError
 from codename_shell.holders import Holder, ns_token
 from codename_shell.lock import Lock
 from codename_shell.pick import pick, same_name
+from codename_shell.recording import Recording, record_rows
 from codename_shell.sources import LedgerSource, PresenceSource, Source
 from codename_shell.sources.ledger import Entry, one_line, stamp_of
 from codename_shell.survey import Survey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from codename_shell.config import Settings
     from codename_shell.fleet import Fleet
@@ -95,7 +94,7 @@ class Allocator:
         theme, _ = self.settings.theme_in_force()
         self._reserve(me, theme, name, kind)
         try:
-            with _Recording("the claim"), Lock(self.state_dir):
+            with Recording("the claim"), Lock(self.state_dir):
                 survey = self._reaped_survey(theme, name)
                 mine = survey.holding(me)
                 if mine and (name is None or same_name(mine[0].name, name)):
@@ -113,7 +112,7 @@ class Allocator:
         theme, _ = self.settings.theme_in_force()
         self._reserve(me, theme, name, None)
         try:
-            with _Recording("the new name"), Lock(self.state_dir):
+            with Recording("the new name"), Lock(self.state_dir):
                 survey = self._reaped_survey(theme, name)
                 mine = survey.holding(me)
                 if not mine:
@@ -265,7 +264,7 @@ class Allocator:
         self._prepare()
         me = liveness.identify(pid)
         self._load_rosters()
-        with _Recording("the release"), Lock(self.state_dir):
+        with Recording("the release"), Lock(self.state_dir):
             survey = self.survey()
             if me is not None:
                 mine = [h for h in survey.holders if h.same_process(me)]
@@ -288,7 +287,7 @@ class Allocator:
         """
         self._prepare()
         self._load_rosters()
-        with _Recording("the reaping"), Lock(self.state_dir):
+        with Recording("the reaping"), Lock(self.state_dir):
             survey = self.survey()
             reaped = self._reap(survey)
             by_hand = [] if host is None else [
@@ -316,7 +315,7 @@ class Allocator:
         me = _identify(pid)
         self._prepare()
         self._load_rosters()
-        with _Recording("the heartbeat"), Lock(self.state_dir):
+        with Recording("the heartbeat"), Lock(self.state_dir):
             mine = self._quick_survey(self.settings.theme_in_force()[0]).holding(me)
             if not mine:
                 # A pid is only this pid namespace's: the holder may be another host's.
@@ -400,51 +399,6 @@ class Allocator:
             if mark is not None:
                 self.ledger.undo(mark)
             raise
-
-
-def record_rows(presence: PresenceSource, ledger: LedgerSource, holder: Holder,
-                append: Callable[[], int]) -> None:
-    """`holder`'s presence file and the ledger rows `append` writes, both or neither (see
-    `Allocator._record`); `append` returns the ledger's size before its rows. The fleet's
-    keeper renames with it too."""
-    tmp = presence.stage(holder)
-    try:
-        mark = append()
-        try:
-            presence.commit(tmp, holder)
-        except BaseException:
-            ledger.undo(mark)
-            raise
-    except BaseException:
-        fileio.discard(tmp)
-        raise
-
-
-class _Recording:
-    """Turns a write that failed under the lock (a full disk) into one line for the user.
-
-    The writes themselves leave nothing half done (see `Allocator._record`); this only says
-    what was not recorded and why, instead of an internal error.
-    """
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
-        # Only a file's error: a fleet's socket error (an OSError too) is the fleet's to say.
-        if isinstance(e, OSError) and e.filename:
-            raise _not_recorded(e, self.what) from None
-
-
-def _not_recorded(e: OSError, what: str) -> CodenameError:
-    where = printable(e.filename)
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return CodenameError(f"no space left on the disk of {where}: {what} was not recorded; "
-                             "free some space there (`codename doctor` checks)")
-    return CodenameError(f"{where}: {printable(e.strerror)}; {what} was not recorded")
 
 
 def _blocked(survey: Survey, replacing: list[Holder], avoid: str | None) -> dict[str, Holder]:

@@ -298,9 +298,12 @@ def show_help(ns: argparse.Namespace) -> int:
 
 def print_completions(ns: argparse.Namespace) -> int:
     """`codename completions SHELL`: the script generated from the parser."""
-    from codename_shell import completions as scripts
+    from codename_shell import completions, completions_bash, completions_zsh_fish
 
-    sys.stdout.write(scripts.script(ns.shell, build_parser()))
+    top, commands = completions.spec(build_parser())
+    write = {"bash": completions_bash.write, "zsh": completions_zsh_fish.write_zsh,
+             "fish": completions_zsh_fish.write_fish}[ns.shell]
+    sys.stdout.write(write(top, commands))
     return 0
 
 

@@ -216,7 +216,9 @@ def theme(ns: argparse.Namespace) -> int:
         if ns.name and ns.name not in settings.casts:
             raise CodenameError(f"unknown theme {ns.name!r}; known themes: "
                                 f"{', '.join(sorted(settings.casts))}")
-        path = config.set_theme(ns.name)
+        from codename_shell import config_edit
+
+        path = config_edit.set_theme(ns.name)
         after, why = config.load().theme_in_force()
         done = f"saved to {path}" if ns.name else f"the theme line removed from {path}"
         print(report.printable(f"new sessions draw from {after} ({why}; {done})"))

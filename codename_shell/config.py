@@ -1,4 +1,5 @@
-"""config.toml: reading it (through a cache), choosing the theme in force, and editing `theme`.
+"""config.toml: reading it (through a cache) and choosing the theme in force (config_edit.py
+changes its `theme` line).
 
 Parsing TOML costs about as much as starting Python, and this runs at every shell start, so
 the parsed and validated result (built-in casts included) is kept with `marshal` in the state
@@ -86,9 +87,9 @@ def load() -> Settings:
     """The settings in force, from the cache when config.toml and the casts are unchanged."""
     path = paths.config_file()
     # Checked at every load, before the cache: the refusal is part of the cache key.
-    problem = _trust_problem(path)
+    problem = trust_problem(path)
     content = (_Refused(f"{problem}; not reading {path}, using the defaults") if problem
-               else _read_bytes(path))
+               else read_bytes(path))
     key = _cache_key(path, content)
     cache = os.path.join(paths.state_dir(), "config.cache")
     try:
@@ -144,13 +145,13 @@ class _Refused(PermissionError):
     """config.toml, or its directory, is not the user's alone: read as if absent."""
 
 
-def _trust_problem(path: str) -> str | None:
+def trust_problem(path: str) -> str | None:
     """Why config.toml must be neither read nor edited: it or its directory is someone else's,
     or writable by others, who could then choose what codename does. Two stats."""
     return paths.trust_problem(os.path.dirname(path)) or paths.trust_problem(path)
 
 
-def _read_bytes(path: str) -> bytes | OSError | None:
+def read_bytes(path: str) -> bytes | OSError | None:
     """config.toml's bytes; None when absent; the error when it cannot be read."""
     try:
         # A FIFO or a device here would hang every shell start: regular files only, bounded.
@@ -201,7 +202,7 @@ def _parse(path: str, content: bytes | OSError | None) -> dict[str, Any]:
         "colour": True, "warnings": warnings,
     }
     try:
-        raw = _loads(path, content)
+        raw = loads(path, content)
     except ConfigError as e:
         warnings.append(str(e))
         return data
@@ -212,10 +213,10 @@ def _parse(path: str, content: bytes | OSError | None) -> dict[str, Any]:
 
 def read_toml(path: str) -> dict[str, Any] | None:
     """config.toml as a dict, None when absent; ConfigError naming file, line and column."""
-    return _loads(path, _read_bytes(path))
+    return loads(path, read_bytes(path))
 
 
-def _loads(path: str, content: bytes | OSError | None) -> dict[str, Any] | None:
+def loads(path: str, content: bytes | OSError | None) -> dict[str, Any] | None:
     import tomllib
 
     if content is None:
@@ -414,112 +415,3 @@ def _apply_fleet(value: object, data: dict[str, Any], bad: Any) -> None:
         else:
             bad(f"fleet.{key}", _unknown_key(tuple(_FLEET_DEFAULTS)))
     data["fleet"] = fleet
-
-
-# --- editing config.toml ---------------------------------------------------------------------
-
-def set_theme(theme: str | None) -> str:
-    """Set (or with None remove) the top-level `theme`, keeping every comment and other key."""
-    import tomllib
-
-    path = paths.config_file()
-    problem = _trust_problem(path)
-    if problem:
-        raise ConfigError(f"refusing to edit {path}: {problem}")
-    # Refuse to edit a file we cannot parse: we might destroy what we misread.
-    content = _read_bytes(path)
-    before = _loads(path, content) or {}
-    # TOML lines end at \n only (splitlines would also cut at U+2028 inside a string).
-    old = content.decode("utf-8") if isinstance(content, bytes) else ""
-    lines = [line + "\n" for line in old.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    if not lines[-1]:
-        lines.pop()
-    lines, at, comment = _take_top_level_theme(lines)
-    if theme is not None:
-        import tomli_w
-
-        # Edit in place, keeping the comment the user wrote after the old value.
-        line = tomli_w.dumps({"theme": theme})
-        if at is None:
-            at = _top_level_insert_at(lines)
-        lines.insert(at, line.rstrip("\n") + comment + "\n" if comment else line)
-    elif comment:  # --clear: the key goes, the user's comment stays on a line of its own
-        assert at is not None
-        lines.insert(at, comment.lstrip() + "\n")
-    text = "".join(lines)
-    expected = {k: v for k, v in before.items() if k != "theme"}
-    if theme is not None:
-        expected["theme"] = theme
-    try:
-        ok = tomllib.loads(text) == expected
-    except (tomllib.TOMLDecodeError, RecursionError):
-        ok = False
-    if not ok:  # the line edit would have changed more than `theme`: touch nothing
-        raise ConfigError(f"{path}: its layout is too unusual to edit safely; "
-                          f"set `theme` there by hand")
-    _write_through(path, text.encode("utf-8"))
-    return path
-
-
-def _write_through(path: str, data: bytes) -> None:
-    """Replace the file atomically; a symlinked config.toml (a dotfiles repo) stays a link and
-    the file it points to is the one replaced, as rcfile.py does for rc files."""
-    real = os.path.realpath(path)
-    try:
-        paths.make_private_dirs(os.path.dirname(real))
-    except OSError as e:
-        raise ConfigError(f"cannot create {os.path.dirname(real)}: {e.strerror}") from None
-    fileio.write_atomic(real, data, keep_mode_of=real)
-
-
-def _is_table_header(line: str) -> bool:
-    return line.lstrip().startswith("[")
-
-
-def _take_top_level_theme(lines: list[str]) -> tuple[list[str], int | None, str]:
-    """`lines` without the top-level `theme` line, where it stood, and its trailing comment."""
-    out: list[str] = []
-    at: int | None = None
-    comment = ""
-    top = True
-    for line in lines:
-        if _is_table_header(line):
-            top = False
-        key = line.split("=", 1)[0].strip().strip("\"'") if "=" in line else ""
-        if top and key == "theme" and not line.lstrip().startswith("#"):
-            at, comment = len(out), _trailing_comment(line)
-            continue
-        out.append(line)
-    if out and not out[-1].endswith("\n") and len(out) < len(lines):
-        out[-1] += "\n"
-    return out, at, comment
-
-
-def _trailing_comment(line: str) -> str:
-    """The `# comment` after the value of a `key = value` line, with the blanks before it."""
-    import tomllib
-
-    body = line.rstrip("\r\n")
-    for i, ch in enumerate(body):
-        if ch != "#":
-            continue
-        try:
-            tomllib.loads(body[:i])
-        except tomllib.TOMLDecodeError:
-            continue  # this '#' is inside the value
-        return body[len(body[:i].rstrip()):]
-    return ""
-
-
-def _top_level_insert_at(lines: list[str]) -> int:
-    """After the leading comments and keys, before the first [table]."""
-    for i, line in enumerate(lines):
-        if _is_table_header(line):
-            # Keep a comment block that introduces the table attached to it.
-            while i > 0 and lines[i - 1].lstrip().startswith("#"):
-                i -= 1
-            return i
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    return len(lines)

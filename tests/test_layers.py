@@ -118,3 +118,12 @@ def test_an_import_inside_a_function_counts(tmp_path: Path) -> None:
     (tmp_path / "errors.py").write_text("def log():\n    from codename_shell import paths\n")
     found = imports_of(tmp_path / "errors.py", {"codename_shell.paths"}, "codename_shell.errors")
     assert found == {"codename_shell.paths"}
+
+
+MODULE_LINES = 450  # what one reads at a sitting; past it, a module holds more than one idea
+
+
+def test_no_module_is_longer_than_one_reads_at_a_sitting() -> None:
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MODULE_LINES}
+    assert long == {}

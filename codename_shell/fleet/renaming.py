@@ -34,10 +34,10 @@ class Renaming:
         longer holds its old name (released, or renamed by someone else meanwhile), or when
         the new name cannot be recorded (a full disk: logged, and the caller tries again at
         a later tick; the keeper itself goes on)."""
-        from codename_shell.allocator import record_rows
         from codename_shell.errors import LockTimeout
         from codename_shell.holders import Holder as Row
         from codename_shell.lock import Lock
+        from codename_shell.recording import record_rows
 
         new = Row.from_row(h.to_row(), "presence")
         new.name, new.full = name, full

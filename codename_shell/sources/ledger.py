@@ -241,7 +241,7 @@ class LedgerSource(Source):
 
     def rename(self, holder: Holder, reason: str) -> int:
         """`holder`'s process now holds `holder.name`, for `reason` (one line, no tab); the
-        ledger's size before the row, for `undo` (see `allocator.record_rows`)."""
+        ledger's size before the row, for `undo` (see `recording.record_rows`)."""
         return self.append([Entry("renamed", holder, fields=(f"reason={one_line(reason)}",))])
 
     def _append(self, event: str, holder: Holder) -> None:
