@@ -22,7 +22,7 @@ from bench.common import Bench, BenchError, Row, World, compare, log, median
 
 FAMILY = "claim"
 WHAT = "a claim among 0 to 5,000 live holders (the growth table)"
-TARGETS = {150: 1.2, 1000: 1.5}  # issue 12 (issue 4 asked 1.5x at 150)
+TARGETS = {150: 1.2, 1000: 1.2}  # issue 20 (issue 12 asked 1.5x at 1,000; issue 4 1.5x at 150)
 
 POPULATE = """import sys
 from codename_shell import config, liveness, paths
