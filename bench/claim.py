@@ -5,8 +5,9 @@ host, pid namespace read from /proc by codename's own `liveness.identify`), writ
 world's presence dir and ledger by codename's own writers (`PresenceSource.record`,
 `LedgerSource.append`), with the names a run of real claims hands out in that order (the cast,
 then "Michael 2" …), each a terminal as `codename init` leaves one: its presence file with the
-`.seen` and `.exit` scratch files beside it (three entries of the runtime dir a holder). One process writes a whole world: 5,000 real claims one after another
-would take minutes and measure nothing more. `codename who --json` must list exactly N live
+`.seen` and `.exit` scratch files beside it (three entries of the runtime dir a holder). One
+process writes a whole world: 5,000 real claims one after another would take minutes and
+measure nothing more. `codename who --json` must list exactly N live
 holders in each world before anything is timed. Each timed claim (`codename claim --pid P`,
 the process's wall time) is for a fresh `sleep`, released untimed afterwards, so the count
 stays put; the worlds take turns (0, 10, …, 5,000, then back), as in every comparison.

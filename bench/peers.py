@@ -182,7 +182,7 @@ def _draws(bench: Bench, shell: str, typical: bool, peers: list[Tool],
         draws(argv, env, home, 5)
         us = draws(argv, env, home, 10)
         counts[key] = full if us < SLOW_DRAW_US else max(10, full // 8)
-    rounds = max(3, bench.pairs // 3)
+    rounds = max(3, bench.pairs // 2)
     per: dict[str, list[float]] = {k: [] for k in variants}
     order = list(variants)
     for i in range(rounds):
@@ -196,7 +196,18 @@ def _draws(bench: Bench, shell: str, typical: bool, peers: list[Tool],
 
 def _added(per: dict[str, list[float]], key: str) -> float:
     """The median over rounds of a variant's draw less the same round's draw without a hook."""
-    return median([b - a for a, b in zip(per["none"], per[key], strict=True)])
+    return median(_differences(per, key))
+
+
+def _differences(per: dict[str, list[float]], key: str) -> list[float]:
+    return [b - a for a, b in zip(per["none"], per[key], strict=True)]
+
+
+def _spread(values: list[float]) -> float:
+    """Half the interquartile range: how far a round's figure strays from the median."""
+    ordered = sorted(values)
+    n = len(ordered)
+    return (ordered[(3 * n) // 4] - ordered[n // 4]) / 2 if n >= 4 else 0.0
 
 
 def _report(bench: Bench, peers: list[Tool], shells: list[str],
@@ -239,11 +250,15 @@ def _report(bench: Bench, peers: list[Tool], shells: list[str],
     draw_rows = [["no hook (a draw)"] + [
         f"{median(drawn[c]['none']):.0f} µs" for c in columns]]  # type: ignore[index]
     for t in peers:
-        draw_rows.append([t.key] + [f"{_added(drawn[c], t.key):+.0f} µs"  # type: ignore[arg-type]
-                                    for c in columns])
+        cells = []
+        for c in columns:
+            diffs = _differences(drawn[c], t.key)  # type: ignore[arg-type]
+            cells.append(f"{median(diffs):+.0f} µs (±{_spread(diffs):.0f})")
+        draw_rows.append([t.key, *cells])
     bench.tables.append((
-        "(P2) what a prompt draw adds with each tool's hook, median µs (a draw without any "
-        "in the first line)", ["tool", *heads], draw_rows))
+        "(P2) what a prompt draw adds with each tool's hook, median µs over the rounds (± half "
+        "the interquartile range of the rounds' figures; a draw without any hook in the first "
+        "line)", ["tool", *heads], draw_rows))
     if not any(t.key == "zoxide" for t in peers):
         bench.notes.append("(P2) no zoxide here: codename's draw target has nothing to "
                            "measure against.")
