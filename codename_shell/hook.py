@@ -284,11 +284,10 @@ def hook_code(shell: str) -> str:
 
 def _static_hook(shell: str) -> str:
     """The hook with no name in it, for `codename init SHELL` run off a terminal. It claims
-    nothing; config problems are left to `doctor` (this runs in scripts too, quietly). The
-    whole script, comments and all: someone may be reading it."""
+    nothing; config problems are left to `doctor` (this runs in scripts too, quietly)."""
     from codename_shell import config
 
-    return _render(shell, config.load(), "", "", "", presence="", owner=False, compact=False)
+    return _render(shell, config.load(), "", "", "", presence="", owner=False)
 
 
 def _holder_presence(ident: str) -> str:
@@ -317,9 +316,7 @@ def _make_scratch(path: str) -> None:
 
 
 def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
-            presence: str, owner: bool, compact: bool = True) -> str:
-    """The hook naming this shell; without its comments (`shells.render`) unless `compact`
-    is False: a shell starting reads every byte of it."""
+            presence: str, owner: bool) -> str:
     return shells.render(shell, {
         "NAME": name,
         "FULL": full,
@@ -330,7 +327,7 @@ def _render(shell: str, settings: Settings, name: str, full: str, ident: str, *,
         "PROMPT": "1" if settings.prompt else "0",
         "TITLE": "1" if settings.title else "0",
         **_fleet_values(settings, presence),
-    }, compact=compact)
+    })
 
 
 def _fleet_values(settings: Settings, presence: str) -> dict[str, str | list[str]]:

@@ -34,38 +34,13 @@ def script_path(shell: str) -> str:
     raise FileNotFoundError(f"the {shell} hook script is missing from the installation")
 
 
-def render(shell: str, values: dict[str, str | list[str]], *, compact: bool = False) -> str:
-    """The hook script for `shell` with each __CN_KEY__ replaced by its quoted value.
-
-    `compact`: without its comment lines and blank lines (bash and zsh), for the shell that
-    evaluates it at its start. bash and zsh read every byte of the ~20 KB at each shell start,
-    and its ~9 KB of comments cost ~0.2 ms of it (bench/README.md, the hook's text); fish
-    reads its comments at no measurable cost, so its hook stays whole. A human reading
-    `codename init SHELL` off a terminal gets the whole script.
-    """
+def render(shell: str, values: dict[str, str | list[str]]) -> str:
+    """The hook script for `shell` with each __CN_KEY__ replaced by its quoted value."""
     with open(script_path(shell), encoding="utf-8") as f:
         template = f.read()
-    if compact and shell != "fish":
-        template = without_comments(template)
     words = {key: quote_words(value, shell) if isinstance(value, list) else quote(value, shell)
              for key, value in values.items()}
     return substitute(template, words)
-
-
-def without_comments(script: str) -> str:
-    """`script` without the lines that hold only a comment or nothing; shellcheck's
-    directives (`# shellcheck disable=…`) stay, for a linter run on what init printed.
-
-    Only whole lines go, so code is never cut. A line of a quoted string spanning lines that
-    starts with `#` would be lost: the hooks have none, and tests/test_hook_lint.py checks
-    that the compact hook defines the very functions and values the whole one does.
-    """
-    kept = []
-    for line in script.splitlines(keepends=True):
-        bare = line.lstrip()
-        if bare and (not bare.startswith("#") or bare.startswith("# shellcheck")):
-            kept.append(line)
-    return "".join(kept)
 
 
 def substitute(template: str, words: dict[str, str]) -> str:

@@ -60,13 +60,12 @@ def lint(shell: str, path: Path, *, rendered: bool = False) -> subprocess.Comple
 ROW = "Pam\tfull=Pam Beesly\tkind=terminal\tpid=4242\n"
 
 
-def rendered(tmp_path: Path, shell: str, compact: bool = False,
-             **more: str) -> tuple[Path, dict[str, str | list[str]]]:
+def rendered(tmp_path: Path, shell: str, **more: str) -> tuple[Path, dict[str, str | list[str]]]:
     values = {**VALUES, "PRESENCE": str(tmp_path / "presence dir" / "4242-918273"), **more}
     (tmp_path / "presence dir").mkdir(exist_ok=True)
     Path(str(values["PRESENCE"])).write_text(ROW)
-    path = tmp_path / f"hook{'-compact' if compact else ''}.{shell}"
-    path.write_text(shells.render(shell, values, compact=compact))
+    path = tmp_path / f"hook.{shell}"
+    path.write_text(shells.render(shell, values))
     return path, values
 
 
@@ -82,43 +81,6 @@ def test_the_rendered_hook_with_hostile_values_passes_the_linter(
     path, _ = rendered(tmp_path, shell)
     r = lint(shell, path, rendered=True)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-@pytest.mark.parametrize("shell", SHELLS)
-def test_the_compact_hook_with_hostile_values_passes_the_linter(
-        tmp_path: Path, shell: str) -> None:
-    path, _ = rendered(tmp_path, shell, compact=True)
-    r = lint(shell, path, rendered=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
-# What a shell holds once it sourced a hook: every function (as the shell prints it back,
-# comments gone) and every variable of the hook's.
-DEFINED = {
-    "bash": ["--norc", "--noprofile", "-c",
-             'source "$0"; declare -f; declare -p | grep -e " __codename_" -e " CODENAME"'],
-    "zsh": ["-f", "-c", 'source "$0"; functions; typeset -p -m "__codename_*" "CODENAME*"'],
-}
-
-
-@pytest.mark.parametrize("shell", DEFINED)
-def test_the_compact_hook_defines_exactly_what_the_whole_one_does(
-        tmp_path: Path, shell: str) -> None:
-    """The hook a shell start evaluates has its comment lines taken out (shells.render,
-    compact): a comment-looking line inside a string spanning lines would change the code."""
-    defined = []
-    for compact in (False, True):
-        path, _ = rendered(tmp_path, shell, compact=compact)
-        r = subprocess.run([require(shell), *DEFINED[shell], str(path)], capture_output=True,
-                           text=True, cwd=tmp_path, timeout=TIMEOUT,
-                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-        assert r.returncode == 0 and r.stderr == "", r.stderr
-        defined.append(r.stdout)
-    whole, compact_ = defined
-    assert "__codename_install" in whole and "__codename_name=" in whole
-    assert compact_ == whole
-    assert len((tmp_path / f"hook-compact.{shell}").read_bytes()) < \
-        len((tmp_path / f"hook.{shell}").read_bytes()) * 0.75
 
 
 SOURCE = {
