@@ -18,10 +18,11 @@ import time
 
 from bench.common import Bench, BenchError, log
 
-# In the order they run: `shells` reuses `init`'s bare interpreter time, `batches` the
-# sleepers `claim` leaves.
+# In the order they run: `shells` reuses `init`'s bare interpreter time, `batches` and
+# `burst` the sleepers `claim` leaves. `burst` goes last: 1,000 Pythons at once keep a small
+# machine busy for a minute or more, which would blur any figure taken after it.
 FAMILIES = ("init", "shells", "prompts", "claim", "ledger", "history", "batches", "processes",
-            "fleet")
+            "fleet", "hooktext", "peers", "drawcost", "burst")
 # Run only when named: minutes long, and root (its hosts are namespaces).
 ON_REQUEST = ("fleet-chaos",)
 
@@ -50,6 +51,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--plot-dir", metavar="DIR",
                     help="claim: where to write the growth plot (if matplotlib is installed)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--runtime-base", metavar="DIR",
+                    help="where the worlds' runtime dirs go (default: /dev/shm, a tmpfs as "
+                         "/run/user/<uid> is; else the temporary directory)")
     ap.add_argument("--minutes", type=float,
                     help="fleet-chaos: minutes of faults (default 10, quick 1)")
     ap.add_argument("--seed", type=int, help="fleet-chaos: the seed of a run to replay")

@@ -44,41 +44,59 @@ ZSH_NEWUSER = "/etc/zsh/newuser.zshrc.recommended"
 FISH_DEFAULT = "$__fish_data_dir/functions/fish_prompt.fish"
 
 
-def rc_files(bench: Bench, shell: str, world: World, hook: bool,
-             typical: bool) -> tuple[list[str], dict[str, str]] | None:
-    """argv and env for `shell` with its rc file; None when the distribution file is missing."""
-    cn = shlex.quote(bench.codename)
-    d = os.path.join(world.root, f"rc-{shell}-{'typical' if typical else 'bare'}-{int(hook)}")
+def hook_line(shell: str, argv: list[str]) -> str:
+    """The rc line that evaluates what ARGV prints, as each tool's documentation writes it."""
+    cmd = " ".join(shlex.quote(a) for a in argv)
+    return f"{cmd} | source\n" if shell == "fish" else f'eval "$({cmd})"\n'
+
+
+def rc_files(bench: Bench, shell: str, world: World, hook: bool | str, typical: bool, *,
+             tag: str = "", marked: bool = True) -> tuple[list[str], dict[str, str]] | None:
+    """argv and env for `shell` with its rc file; None when the distribution file is missing.
+
+    `hook`: True for codename's own line, a string for another rc line (`hook_line`), False
+    for none. `marked`: the rc file puts the marker at the end of the prompt (a tool that
+    draws the whole prompt itself, starship, puts it there from its own config instead).
+    """
+    if hook is True:
+        hook = hook_line(shell, [bench.codename, "init", shell])
+    line = hook or ""
+    d = os.path.join(world.root, f"rc-{shell}-{'typical' if typical else 'bare'}-"
+                                 f"{tag or int(bool(hook))}")
     os.makedirs(d, exist_ok=True)
     env = dict(world.env)
     if shell == "bash":
         if typical and not os.path.exists(BASH_SKEL):
             return None
         text = open(BASH_SKEL).read() if typical else ""  # noqa: SIM115 (read at once)
-        text += f"\nPS1+='{MARK} '\n" if typical else f"PS1='{MARK} '\n"
-        text += f'eval "$({cn} init bash)"\n' if hook else ""
+        if marked:
+            text += f"\nPS1+='{MARK} '\n" if typical else f"PS1='{MARK} '\n"
+        text += line
         rc = os.path.join(d, "bashrc")
         argv = [shutil.which("bash") or "bash", "--noprofile", "--rcfile", rc, "-i"]
     elif shell == "zsh":
         if typical and not os.path.exists(ZSH_NEWUSER):
             return None
         text = open(ZSH_NEWUSER).read() if typical else ""  # noqa: SIM115 (read at once)
-        # adam1 builds its prompt anew in a precmd function: the marker goes in after it.
-        text += (f"\n__bench_mark() {{ PROMPT+='{MARK} ' }}\nprecmd_functions+=(__bench_mark)\n"
-                 if typical else f"PROMPT='{MARK} '\n")
-        text += f'eval "$({cn} init zsh)"\n' if hook else ""
+        if marked:
+            # adam1 builds its prompt anew in a precmd function: the marker goes in after it.
+            text += (f"\n__bench_mark() {{ PROMPT+='{MARK} ' }}\n"
+                     "precmd_functions+=(__bench_mark)\n" if typical else f"PROMPT='{MARK} '\n")
+        elif typical:
+            text += "\nprompt off\n"  # a theme's precmd would draw over the tool's prompt
+        text += line
         rc = os.path.join(d, ".zshrc")
         env["ZDOTDIR"] = d
         argv = [shutil.which("zsh") or "zsh", "-i"] + ([] if typical else ["--no-globalrcs"])
     else:
         rc = fish_config_home(world, d, env)
         text = "set -g fish_greeting ''\n"
-        if typical:  # fish's own prompt, the marker after it
+        if typical and marked:  # fish's own prompt, the marker after it
             text += (f"source {FISH_DEFAULT}\nfunctions -c fish_prompt __bench_prompt\n"
                      f"function fish_prompt; __bench_prompt; echo -n '{MARK} '; end\n")
-        else:
+        elif marked:
             text += f"function fish_prompt; echo -n '{MARK} '; end\n"
-        text += f"{cn} init fish | source\n" if hook else ""
+        text += line
         argv = [shutil.which("fish") or "fish", "-i"]
     with open(rc, "w") as f:
         f.write(text)

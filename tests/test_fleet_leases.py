@@ -116,8 +116,8 @@ def test_a_lease_file_never_vouches_past_what_the_server_may_keep(lease: int) ->
 
 
 def test_a_server_clock_that_jumps_ahead_is_told_from_a_slow_round_trip() -> None:
-    from codename_shell.fleet.renewal import CLOCK_SLACK_MS
     from codename_shell.fleet.lease import server_ahead
+    from codename_shell.fleet.renewal import CLOCK_SLACK_MS
 
     # Rounds a lease/3 apart, answers taking up to two seconds: the server's clock moves as
     # much as ours between our first send and our last answer, never more.

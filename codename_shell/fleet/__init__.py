@@ -104,7 +104,7 @@ class Fleet:
         it gets the claim's budget, CLAIM_BUDGET, and its answer is kept a short while
         (dns.py); what is left of the budget is what the claim then waits for Redis.
         """
-        from codename_shell.fleet import dns
+        from codename_shell.fleet.client import literal
 
         began = time.monotonic()
         self._unusable = None
@@ -113,7 +113,13 @@ class Fleet:
                 return  # reserve will not wait for the fleet anyway
             target = self.config.target()
             if target.scheme != "unix":
-                self.store.addresses = dns.addresses(self.dir, target, began + CLAIM_BUDGET)
+                # An IP address needs no lookup, nor the module that looks up and keeps one.
+                found = literal(target.host, target.port)
+                if found is None:
+                    from codename_shell.fleet import dns
+
+                    found = dns.addresses(self.dir, target, began + CLAIM_BUDGET)
+                self.store.addresses = found
         except (FleetError, ConfigError) as e:
             self._unusable = e
         finally:

@@ -81,6 +81,7 @@ def _keep(directory: str, host: str, port: int, found: Addresses) -> None:
     text = f"{lease_clock() + TTL!r}\t{host}\t{port}\n" + "".join(f"{r}\n" for r in rows)
     try:
         paths.ensure_private_dir(directory)
-        fileio.write_atomic(os.path.join(directory, NAME), text.encode())
+        # Not durable: a kept answer lasts TTL seconds and a damaged one reads as none.
+        fileio.write_atomic(os.path.join(directory, NAME), text.encode(), durable=False)
     except (OSError, CodenameError):
         pass  # the next claim looks it up again: slower, never wrong

@@ -88,18 +88,23 @@ class PresenceSource(Source):
             dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             return found  # a wiped runtime dir: the ledger still knows who lives
+        temps = []
         try:
             entries = os.listdir(dir_fd)
             settled = time.time_ns() - SETTLED_NS
             for entry in entries:
                 if "." in entry:
-                    continue  # temp files mid-rename, a bash hook's `<pid>-<start>.exit` scratch
+                    # A temp file mid-rename, a hook's `.seen` or `.exit` scratch (two for
+                    # each terminal): only the temps are looked at again, below.
+                    if entry.endswith(".tmp"):
+                        temps.append(entry)
+                    continue
                 holder = self._unchanged(dir_fd, entry) or self._read(dir_fd, entry, settled)
                 if holder is not None:
                     found.append(holder)
         finally:
             os.close(dir_fd)
-        self.stale_temps = fileio.stale_temps(self.directory, entries)
+        self.stale_temps = fileio.stale_temps(self.directory, temps)
         return found
 
     def _unchanged(self, dir_fd: int, entry: str) -> Holder | None:
