@@ -238,3 +238,33 @@ def require_strace() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return strace
+
+
+def claim_burst(world: World, holders: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Claim for every holder at once (`codename claim --pid` each, started together, as
+    tmux-resurrect starts its panes) and check what a burst must give: every claim granted,
+    every name distinct, and `who` listing exactly those holders under those names."""
+    import sys
+
+    claims = [subprocess.Popen([sys.executable, "-m", "codename_shell", "claim", "--pid",
+                                str(p.pid)], env=world.env, cwd=world.home, text=True,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+              for p in holders]
+    results = []
+    try:
+        for c in claims:
+            out, err = c.communicate(timeout=timeout)  # a bound on a hang, not on speed
+            results.append((c.returncode, out.strip(), err.strip()))
+    finally:
+        for c in claims:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+    refused = [err for code, _, err in results if code != 0]
+    assert refused == [], f"{len(refused)} refused, e.g. {refused[0]}"
+    names = [out for _, out, _ in results]
+    assert len(set(names)) == len(holders)
+    rows = who(world)
+    assert sorted(str(r["name"]) for r in rows) == sorted(names)
+    assert {int(str(r["pid"])) for r in rows} == {p.pid for p in holders}

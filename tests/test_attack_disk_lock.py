@@ -25,6 +25,7 @@ import pytest
 from conftest import IN_CI, World
 from helpers import (
     assert_one_line_error,
+    claim_burst,
     end_session,
     hold_lock,
     ledger_rows,
@@ -298,28 +299,7 @@ def test_two_hundred_claims_at_once_are_all_granted_with_distinct_names(world: W
     """The old lock gave up after 2 s of waiting, however fast the queue moved: 20 to 40 of
     200 claims at once were refused."""
     holders = [world.sleeper() for _ in range(BURST)]
-    claims = [subprocess.Popen([sys.executable, "-m", "codename_shell", "claim", "--pid",
-                                str(p.pid)], env=world.env, cwd=world.home, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-              for p in holders]
-    results = []
-    try:
-        for c in claims:
-            out, err = c.communicate(timeout=600)  # a bound on a hang, not on speed
-            results.append((c.returncode, out.strip(), err.strip()))
-    finally:
-        for c in claims:
-            if c.poll() is None:
-                c.kill()
-                c.wait()
-
-    refused = [err for code, _, err in results if code != 0]
-    assert refused == [], f"{len(refused)} refused, e.g. {refused[0]}"
-    names = [out for _, out, _ in results]
-    assert len(set(names)) == BURST
-    rows = who(world)
-    assert sorted(str(r["name"]) for r in rows) == sorted(names)
-    assert {int(str(r["pid"])) for r in rows} == {p.pid for p in holders}
+    claim_burst(world, holders, timeout=600)
 
 
 RELAY = r"""

@@ -56,15 +56,6 @@ def _no_stray_keepers(world: World) -> Iterator[None]:
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = RedisServer(directory)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def hostile() -> Iterator[ScriptServer]:
     server = ScriptServer(b"-ERR not yet\r\n")
     yield server

@@ -24,7 +24,15 @@ from pathlib import Path
 
 import pytest
 from conftest import World
-from helpers import assert_one_line_error, end_session, hold_lock, lock_is_held, wait_for, who
+from helpers import (
+    assert_one_line_error,
+    claim_burst,
+    end_session,
+    hold_lock,
+    lock_is_held,
+    wait_for,
+    who,
+)
 
 from codename_shell import config
 from codename_shell.allocator import Allocator
@@ -257,29 +265,7 @@ def test_a_thousand_claims_at_once_are_all_granted_with_distinct_names(world: Wo
     """tmux-resurrect starts every pane at once: on 2 cores a holder of the lock waits seconds
     for a CPU, and the old lock took such a holder for a stuck one (379 of 1,000 refused)."""
     holders = [world.sleeper(3600) for _ in range(BURST)]
-    claims = [subprocess.Popen([sys.executable, "-m", "codename_shell", "claim", "--pid",
-                                str(p.pid)], env=world.env, cwd=world.home, text=True,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-              for p in holders]
-    results = []
-    try:
-        for c in claims:
-            out, err = c.communicate(timeout=1200)  # a bound on a hang, not on speed
-            results.append((c.returncode, out.strip(), err.strip()))
-    finally:
-        for c in claims:
-            if c.poll() is None:
-                c.kill()
-                c.wait()
-
-    refused = [err for code, _, err in results if code != 0]
-    assert refused == [], f"{len(refused)} refused, e.g. {refused[0]}"
-    names = [out for _, out, _ in results]
-    assert len(set(names)) == BURST
-    rows = who(world)
-    assert sorted(str(r["name"]) for r in rows) == sorted(names)
-    assert {int(str(r["pid"])) for r in rows} == {p.pid for p in holders}
+    claim_burst(world, holders, timeout=1200)
 
 
 WORKER = r"""
