@@ -259,7 +259,10 @@ def test_an_emptied_redis_hands_out_no_plain_name_another_host_may_show(
         hosts: MakeHost, redis: RedisServer) -> None:
     a, b = hosts("laptop"), hosts("devvm")
     mine = claimed(a, 3)
-    with Watch([(a, list(mine)), (b, [])]) as watch:
+    used = claimed(b, 1)  # devvm has used this fleet: it knows its epoch
+    wait_for(lambda: all((h.state / "fleet.epoch").exists() for h in (a, b)),
+             "both hosts to know the fleet's epoch", 4 * LEASE)
+    with Watch([(a, list(mine)), (b, list(used))]) as watch:
         redis.restart()  # no persistence: every key is gone, the epoch too
         theirs = claimed(b, 2)
         for pid in theirs:
@@ -270,19 +273,33 @@ def test_an_emptied_redis_hands_out_no_plain_name_another_host_may_show(
                  "laptop to set its names again", 4 * LEASE)
         back = wait_for(lambda: all_plain(b, list(theirs)), "plain names on devvm", 8 * LEASE)
         assert not set(back.values()) & set(mine.values())  # type: ignore[union-attr]
+        assert not set(back.values()) & set(used.values())  # type: ignore[union-attr]
     assert all_plain(a, list(mine)) == mine
+
+
+def test_a_new_redis_gives_plain_names_at_once_and_its_epoch_is_remembered(
+        hosts: MakeHost, redis: RedisServer) -> None:
+    redis.cli("FLUSHALL")  # a Redis never used by codename: no epoch
+    a = hosts("laptop")
+    assert a.claim(a.holder()) == "Michael"  # no host knew an older epoch: nothing was lost
+    wait_for(lambda: (a.state / "fleet.epoch").exists(), "the epoch to be remembered", 4 * LEASE)
+    assert (a.state / "fleet.epoch").read_text().split("\t") == [
+        "codename:", redis.cli("GET", "codename:epoch").strip() + "\n"]
 
 
 def test_flushall_is_an_emptied_redis_too(hosts: MakeHost, redis: RedisServer) -> None:
     a, b = hosts("laptop"), hosts("devvm")
     mine = claimed(a, 2)
-    with Watch([(a, list(mine)), (b, [])]) as watch:
+    used = claimed(b, 1)
+    wait_for(lambda: all((h.state / "fleet.epoch").exists() for h in (a, b)),
+             "both hosts to know the fleet's epoch", 4 * LEASE)
+    with Watch([(a, list(mine)), (b, list(used))]) as watch:
         redis.cli("FLUSHALL")
         pid = b.holder()
         watch.add(b, pid)
         assert "@" in b.claim(pid)
         wait_for(lambda: all_plain(b, [pid]), "a plain name on devvm", 8 * LEASE)
-    assert not set(shown(b.runtime, [pid]).values()) & set(mine.values())
+    assert not set(shown(b.runtime, [pid]).values()) & (set(mine.values()) | set(used.values()))
 
 
 # --- roster names through a partition ------------------------------------------------------

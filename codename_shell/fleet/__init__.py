@@ -77,7 +77,7 @@ class Fleet:
         self.timing = Timing(self.config.lease)
         self.node = node.node_id(state_dir)
         self.host = liveness.host()
-        self.store = Store(self.config, self.node, self.host)
+        self.store = Store(self.config, self.node, self.host, state_dir)
         self.state_dir = state_dir
         self.runtime_dir = runtime_dir
         self.dir = directory(runtime_dir)

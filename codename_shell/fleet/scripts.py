@@ -49,38 +49,56 @@ local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
 -- from then (each host's own: the longest counts) no plain name is handed out, while the
 -- keepers set theirs again; a keeper that noticed the server's clock jump (keys expired
 -- early) starts such a period too (QUIET). Returns the ms of quiet left, or 0.
-local function quiet_left(P, lease, now)
+local function quiet_left(P, lease, now, known)
   local quiet = P .. 'quiet'
-  if redis.call('EXISTS', P .. 'epoch') == 0 then
-    redis.call('SET', P .. 'epoch', now)
+  local epoch = redis.call('GET', P .. 'epoch')
+  if not epoch then
+    epoch = tostring(now)
+    redis.call('SET', P .. 'epoch', epoch)
+    -- `known`: the epoch the asking host last saw, or '' for a host new to this fleet (a new
+    -- Redis's first claims get plain names). A host that knew one finds its data gone.
+    if known == '' then return 0, epoch end
     redis.call('SET', quiet, now, 'PX', lease)
-    return lease
+    return lease, epoch
   end
   local left = redis.call('PTTL', quiet)
-  if left <= 0 then return 0 end
+  if left <= 0 then
+    -- A host new to the fleet set this epoch; one that knew another finds the data gone:
+    -- the quiet period it would have started, counted from the epoch's start.
+    if known ~= '' and known ~= epoch then
+      local want = (tonumber(epoch) or now) + lease - now
+      if want > 0 then
+        redis.call('SET', quiet, epoch, 'PX', want)
+        return want, epoch
+      end
+    end
+    return 0, epoch
+  end
   local want = (tonumber(redis.call('GET', quiet)) or now) + lease - now
   if want > left then
     redis.call('PEXPIRE', quiet, want)
-    return want
+    return want, epoch
   end
-  return left
+  return left, epoch
 end
 
 """
 
 # ARGV: prefix, node, token, lease ms, hostname, row tail (the holder row after its name and
-# full name), wanted folded name or "", wanted name, wanted full name, count of names held
-# locally, those folded names, then the cast as (name, folded name, full name) triples.
+# full name), wanted folded name or "", wanted name, wanted full name, the epoch this host
+# last saw ("" for none, see EPOCH), count of names held locally, those folded names, then
+# the cast as (name, folded name, full name) triples.
 # Returns {"ok", name, full, folded name the token held before or ""} or {"held", value of
 # the wanted name's key} or {"quiet", ms left of the quiet period} or {"full"}.
 CLAIM = EPOCH + r"""
 local P, node, token = ARGV[1], ARGV[2], ARGV[3]
 local lease = tonumber(ARGV[4])
 local host, tail, want = ARGV[5], ARGV[6], ARGV[7]
-local nblocked = tonumber(ARGV[10])
+local known = ARGV[10]
+local nblocked = tonumber(ARGV[11])
 local blocked = {}
-for i = 11, 10 + nblocked do blocked[ARGV[i]] = true end
-local first = 11 + nblocked
+for i = 12, 11 + nblocked do blocked[ARGV[i]] = true end
+local first = 12 + nblocked
 local mark = token .. '\t'
 local held = P .. 'held:' .. node
 local old = redis.call('HGET', held, token)
@@ -105,7 +123,7 @@ local function free(folded)
   return (not value) or mine(value)
 end
 
-local quiet = quiet_left(P, lease, now)
+local quiet = quiet_left(P, lease, now, known)
 if want ~= '' then
   local value = redis.call('GET', P .. 'name:' .. want)
   if value and not mine(value) then return {'held', value} end
@@ -136,7 +154,7 @@ for round = 2, 100000 do
 end
 return {'full'}
 """
-CLAIM_SHA = "075c14798638a407b989a41a187469ed322bb20d"
+CLAIM_SHA = "952dc73e5e6dbee1b7d2a24155c4702614560365"
 
 # ARGV: prefix, node, token, the folded name to keep or "", then folded names to give back.
 # After a claim that renamed: its old name goes once the new one is recorded on the host
@@ -164,26 +182,29 @@ return 1
 """
 SETTLE_SHA = "21bff883f772a502efb8ca94af6c73cbd27e0203"
 
-# ARGV: prefix, node, lease ms, hostname, count of live holders, then per live holder
+# ARGV: prefix, node, lease ms, hostname, the epoch this host last saw ("" for none), count of
+# live holders, then per live holder
 # (token, folded name, holder row, "1" when its keeper knows its lease still lives, else
 # "0"), then the tokens of holders that are gone. A live holder may be a roster's entry
 # (token "roster:<folded name>", see above). A holder whose lease may have lapsed (its
 # keeper was stopped, killed, cut off) whose key is gone is "lost", never set again here:
 # another host may have been given the name meanwhile and still show it, its key gone with
 # an emptied Redis; such a holder goes through CLAIM, and so through the quiet period.
-# Returns {verdicts, unknown, server time ms}: per live holder "ok" (renewed), "new" (its
-# key was missing, so set again: a restarted, emptied server) or "lost" (someone else holds
-# the name now); for a roster's entry "ok", "new" or "took" (a codename holder of some host
-# had the name: it is the roster's now, and that holder's keeper renames it); the tokens
-# this node holds in Redis that the keeper named neither live nor gone; and the server's
-# clock, which the keeper compares with its own to notice a jump (see keeper.Keeper.clock).
+# Returns {verdicts, unknown, server time ms, the fleet's epoch}: per live holder "ok"
+# (renewed), "new" (its key was missing, so set again: a restarted, emptied server) or
+# "lost" (someone else holds the name now); for a roster's entry "ok", "new" or "took" (a
+# codename holder of some host had the name: it is the roster's now, and that holder's
+# keeper renames it); the tokens this node holds in Redis that the keeper named neither live
+# nor gone; the server's clock, which the keeper compares with its own to notice a jump (see
+# renewal.Renewal.clock); and the fleet's epoch, which the host remembers (store.saw_epoch).
 RENEW = EPOCH + r"""
 local P, node = ARGV[1], ARGV[2]
 local lease = tonumber(ARGV[3])
 local host = ARGV[4]
-local nlive = tonumber(ARGV[5])
+local known = ARGV[5]
+local nlive = tonumber(ARGV[6])
 local held = P .. 'held:' .. node
-quiet_left(P, lease, now)
+local _, epoch = quiet_left(P, lease, now, known)
 local verdicts, listed, unknown = {}, {}, {}
 local rosters = false
 
@@ -211,7 +232,7 @@ local function unvouch(folded, mark)
   end
 end
 
-for i = 6, 5 + 4 * nlive, 4 do
+for i = 7, 6 + 4 * nlive, 4 do
   local token, folded, row, live = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local mark = token .. '\t'
   local key = P .. 'name:' .. folded
@@ -242,7 +263,7 @@ for i = 6, 5 + 4 * nlive, 4 do
   end
   verdicts[#verdicts + 1] = verdict
 end
-for i = 6 + 4 * nlive, #ARGV do
+for i = 7 + 4 * nlive, #ARGV do
   local token = ARGV[i]
   local mark = token .. '\t'
   listed[token] = true
@@ -271,22 +292,22 @@ elseif #all > 0 then
 end
 redis.call('HSET', P .. 'nodes', node, host .. '\t' .. lease)
 redis.call('HSET', P .. 'beats', node, now)
-return {verdicts, unknown, now}
+return {verdicts, unknown, now, epoch}
 """
-RENEW_SHA = "235efc1374bd83e18601e2b3c111aa760ba64f86"
+RENEW_SHA = "cee729976b81ad2f74c01cd696a8a30bb8d1b6ea"
 
 # ARGV: prefix, lease ms. A keeper saw the server's clock jump ahead (keys may have expired
 # early): a quiet period as after a new epoch. Returns the ms of quiet left.
 QUIET = EPOCH + r"""
 local P, lease = ARGV[1], tonumber(ARGV[2])
-local left = quiet_left(P, lease, now)
+local left = quiet_left(P, lease, now, '')
 if left < lease then
   redis.call('SET', P .. 'quiet', now, 'PX', lease)
   left = lease
 end
 return left
 """
-QUIET_SHA = "b9cfc7c639341095fcace72f163467059a07bc90"
+QUIET_SHA = "bd06f0851a08a5aa63cd6aa37845f2f16dc9f451"
 
 # ARGV: prefix, this node, hostname. `codename reap --host NAME`: every node of that
 # hostname (never the asking one) is forgotten with all it held: its holders' names and

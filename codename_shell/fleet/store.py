@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_PREFIX = "codename"
+EPOCH_FILE = "fleet.epoch"
 DEFAULT_LEASE = 60
 PASSWORD_MAX = 4096  # bytes of a password_file read at most
 
@@ -82,10 +83,12 @@ class FleetConfig:
 class Store:
     """One connection to the fleet's Redis and the scripts that read and change it."""
 
-    def __init__(self, config: FleetConfig, node: str, host: str) -> None:
+    def __init__(self, config: FleetConfig, node: str, host: str, state_dir: str = "") -> None:
         self.config = config
         self.node = node
         self.host = host
+        #: Where the epoch this host last saw is kept ("": nowhere, a store of its own).
+        self.state_dir = state_dir
         #: A claim's store (one short reply to read): no hiredis import, see resp._codec.
         self.lean = False
         #: The host's addresses when resolved ahead (see Fleet.prepare); else each connection
@@ -116,6 +119,7 @@ class Store:
         args: list[object] = [self.config.prefix, self.node, token, self.config.lease_ms,
                               self.host, tail]
         args += [want[1], want[0], want[2]] if want else ["", "", ""]
+        args.append(self.known_epoch())
         args.append(len(blocked))
         args += blocked
         for name, folded, full in cast:
@@ -152,17 +156,53 @@ class Store:
         lives else "0"), compare-and-delete the names of `gone` tokens; return the verdict
         per live holder, the unknown tokens and the server's clock (ms)."""
         args: list[object] = [self.config.prefix, self.node, self.config.lease_ms, self.host,
-                              len(live)]
+                              self.known_epoch(), len(live)]
         for entry in live:
             args += entry
         args += gone
         reply = self._run(deadline, scripts.RENEW_SHA, scripts.RENEW, *args)
-        if not (isinstance(reply, list) and len(reply) == 3
+        if not (isinstance(reply, list) and len(reply) == 4
                 and all(isinstance(part, list) for part in reply[:2])
                 and len(reply[0]) == len(live) and isinstance(reply[2], int)):
             raise FleetError(f"fleet {self.config.shown}: an odd answer to a renewal")
-        verdicts, unknown, now = reply
+        verdicts, unknown, now, epoch = reply
+        self.saw_epoch(_text(epoch))
         return [_text(v) for v in verdicts], [_text(t) for t in unknown], now
+
+    # --- the epoch this host last saw (scripts.EPOCH) -----------------------------------------
+    #
+    # Kept in the state dir (it outlives a reboot, as the fleet's data may not): a host that
+    # knew an epoch and finds none or another knows the fleet's data was lost, and no plain name
+    # is handed out for a lease; a host new to the fleet (no file) does not hold that up.
+
+    def _epoch_file(self) -> str:
+        from codename_shell import lean_os as os
+
+        return os.path.join(self.state_dir, EPOCH_FILE) if self.state_dir else ""
+
+    def known_epoch(self) -> str:
+        from codename_shell import fileio
+
+        path = self._epoch_file()
+        if not path:
+            return ""
+        try:
+            prefix, _, epoch = fileio.read_regular(path, 256, nofollow=True).decode(
+                "utf-8", "replace").strip().partition("\t")
+        except OSError:
+            return ""
+        return epoch if prefix == self.config.prefix and epoch.isdigit() else ""
+
+    def saw_epoch(self, epoch: str) -> None:
+        from codename_shell import fileio
+
+        path = self._epoch_file()
+        if not path or not epoch.isdigit() or len(epoch) > 20 or epoch == self.known_epoch():
+            return
+        try:
+            fileio.write_atomic(path, f"{self.config.prefix}\t{epoch}\n".encode())
+        except OSError:
+            pass  # remembered next time: a quiet period not started is a lease's window
 
     def quiet(self, deadline: float) -> None:
         """Start a quiet period fleet-wide (scripts.QUIET): keys may have expired early."""
