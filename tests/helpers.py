@@ -268,3 +268,24 @@ def claim_burst(world: World, holders: list[subprocess.Popen[bytes]], timeout: f
     rows = who(world)
     assert sorted(str(r["name"]) for r in rows) == sorted(names)
     assert {int(str(r["pid"])) for r in rows} == {p.pid for p in holders}
+
+
+MARKER = "codename-test-marker"  # `/bin/echo` it in a traced shell: what follows is prompts only
+
+
+def marker_line(lines: list[str]) -> int:
+    """The index of the marker command's own (successful) exec in an `strace -f` trace."""
+    return next(i for i, line in enumerate(lines)
+                if "execve(" in line and " = -1 " not in line and MARKER in line)
+
+
+def processes_after(lines: list[str], marker: int) -> list[str]:
+    """The execs and forks an `strace -f` trace shows after line `marker`, less the marker
+    command's own process: what the prompts (and the exit) started, which must be nothing."""
+    import re
+
+    pid = lines[marker].split()[0]
+    after = [line for line in lines[marker + 1:] if line.split()[0] != pid]
+    return [line for line in after if "execve(" in line
+            or (re.search(r"\b(clone3?|v?fork)\(", line) and "CLONE_THREAD" not in line
+                and not line.rstrip().endswith(f"= {pid}"))]

@@ -31,7 +31,7 @@ from fleet_hosts import (
     shown,
     wait_for,
 )
-from helpers import require_strace
+from helpers import marker_line, processes_after, require_strace
 from terminals import OpenTerminal, shell_argv, write_rc
 
 MakeHost = Callable[..., Host]
@@ -468,11 +468,4 @@ def test_a_fleet_prompt_starts_no_process_while_the_lease_lives(
     for _ in range(3):
         assert "[Michael]" in t.run("")
     lines = trace.read_text().splitlines()
-    marker = next(i for i, line in enumerate(lines) if "codename-test-marker" in line
-                  and "execve(" in line)
-    marker_pid = lines[marker].split()[0]
-    after = [line for line in lines[marker + 1:] if line.split()[0] != marker_pid]
-    assert [line for line in after if "execve(" in line] == []
-    assert [line for line in after if re.search(r"\b(clone3?|v?fork)\(", line)
-            and "CLONE_THREAD" not in line and not line.rstrip().endswith(f"= {marker_pid}")
-            ] == []
+    assert processes_after(lines, marker_line(lines)) == []

@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from conftest import World
 from fleet_hosts import Host
-from helpers import assert_one_line_error, require_strace, wait_for
+from helpers import (
+    assert_one_line_error,
+    marker_line,
+    processes_after,
+    require_strace,
+    wait_for,
+)
 from terminals import PID, SHELLS, shell_argv, write_rc
 from tmux_panes import Tmux
 
@@ -265,14 +271,7 @@ def test_no_process_starts_at_a_prompt_that_shows_a_message(
              "the shell to exit")
 
     lines = trace.read_text().splitlines()
-    marker = next(i for i, line in enumerate(lines)
-                  if "execve(" in line and "codename-test-marker" in line)
-    marker_pid = lines[marker].split()[0]
-    after = [line for line in lines[marker + 1:] if line.split()[0] != marker_pid]
-    assert [line for line in after if "execve(" in line] == []
-    assert [line for line in after if re.search(r"\b(clone3?|v?fork)\(", line)
-            and "CLONE_THREAD" not in line and not line.rstrip().endswith(f"= {marker_pid}")
-            ] == []
+    assert processes_after(lines, marker_line(lines)) == []
 
 
 def test_the_21st_waiting_message_is_refused_and_none_is_lost(

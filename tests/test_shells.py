@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import tomli_w
 from conftest import World, require
-from helpers import require_strace
+from helpers import marker_line, processes_after, require_strace
 from terminals import (
     PID,
     PROMPT,
@@ -428,17 +428,12 @@ def test_one_python_per_start_and_no_process_at_prompts_or_exit(
 
     lines = trace.read_text().splitlines()
     execs = [i for i, line in enumerate(lines) if "execve(" in line and " = -1 " not in line]
-    marker = next(i for i in execs if "codename-test-marker" in lines[i])
-    marker_pid = lines[marker].split()[0]
+    marker = marker_line(lines)
     # Before the marker: one Python process, `codename init` (fish may run a `mkdir` of its own).
     pythons = [lines[i] for i in execs
                if i < marker and re.search(r'execve\("[^"]*/(codename|python[0-9.]*)"', lines[i])]
     assert len(pythons) == 1 and '["codename", "init", ' in pythons[0], pythons
-    after = [line for line in lines[marker + 1:] if line.split()[0] != marker_pid]
-    assert [line for line in after if "execve(" in line] == []
-    forks = [line for line in after if re.search(r"\b(clone3?|v?fork)\(", line)
-             and "CLONE_THREAD" not in line and not line.rstrip().endswith(f"= {marker_pid}")]
-    assert forks == []
+    assert processes_after(lines, marker) == []
 
 
 # --- sourcing again, renaming, opting out -------------------------------------------------
