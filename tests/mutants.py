@@ -352,6 +352,11 @@ MUTANTS = (
            'result = _call(pane.socket, "select-pane", "-t", target)',
            (f"{REACH}test_attach_switches_the_client_to_the_pane_in_another_session_and_window"
             "[bash]",)),
+    Mutant("bj", "a holder given a plain name again does not say its own was taken meanwhile",
+           "codename_shell/fleet/renewal.py",
+           r"if reason == ANSWERS_AGAIN:", "if False:",
+           ("tests/test_fleet.py::test_an_answer_that_is_not_redis_still_moves_a_host_to_"
+            "qualified_names[hiredis]",)),
 )
 
 

@@ -860,6 +860,10 @@ def test_an_answer_that_is_not_redis_still_moves_a_host_to_qualified_names(
     wait_for(lambda: plain(a.shown([pa]).values()), "alpha's holder to get a plain name again",
              5 * lease)
     assert a.shown([pa])[pa] not in got, (a.shown([pa]), got)
+    # Its log says why the terminal that showed Michael shows another name now.
+    renamed = [e for e in json.loads(a.codename("log", "--json").stdout)
+               if e["event"] == "renamed"]
+    assert "Michael was taken in the fleet meanwhile" in renamed[-1]["reason"], renamed
     assert not (a.state / "errors.log").exists(), (a.state / "errors.log").read_text()
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 #: How far (ms) the server's clock may run ahead of ours between two rounds before it
 #: counts as a jump (see Renewal.clock).
 CLOCK_SLACK_MS = 500
+#: Why a host-qualified holder is given a plain name again.
+ANSWERS_AGAIN = "the fleet answers again"
 
 
 class Renewal(Renaming):
@@ -59,7 +61,7 @@ class Renewal(Renaming):
         try:
             for t, h in list(holders.items()):
                 if node.is_qualified(h.name):
-                    self.reclaim(deadline, t, holders, "the fleet answers again")
+                    self.reclaim(deadline, t, holders, ANSWERS_AGAIN)
             plain = [(t, h) for t, h in holders.items() if not node.is_qualified(h.name)]
             now = lease_clock()
             # Whether each lease still lives by our own clock: one that may have lapsed is
@@ -198,6 +200,11 @@ class Renewal(Renaming):
             verdict, name, full, before = self.store.claim(deadline, t, row_tail(h), blocked,
                                                            cast, own)
             if verdict == "held":
+                # Its own name went to a holder elsewhere while this one could not renew it
+                # (cut off, or this keeper stopped past the lease): the log says so, whichever
+                # way the holder got here.
+                if reason == ANSWERS_AGAIN:
+                    reason = f"{reason}; {short} was taken in the fleet meanwhile"
                 verdict, name, full, before = self.store.claim(deadline, t, row_tail(h),
                                                                blocked, cast)
         except FleetQuiet:
