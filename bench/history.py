@@ -7,6 +7,9 @@ minutes, spread over `ledger.log.2`, `ledger.log.1` and the live file. Each ques
 asks is timed as the whole command (a fresh process, wall time): `--at`, `--at --name`,
 `--since`, `--name`, `--timeline`, and the whole history as JSON (info: 200,000 events printed
 is a different question from an answer). The empty ledger gives the floor (Python's start).
+A question about a moment after the rotated files' last row reads of them only what
+`history.cache` keeps (codename_shell/historycache.py); H1c is the first one after a rotation,
+which reads every file whole and writes that cache.
 """
 
 from __future__ import annotations
@@ -63,12 +66,17 @@ def measure(bench: Bench) -> None:
         "H5": (("--timeline",), "the timeline of the last 8 hours"),
         "H6": (("--json",), f"all {ROWS:,} events as JSON (info: an export, not an answer)"),
     }
+    cache = os.path.join(state, "history.cache")
+    questions["H1c"] = (("--at", "1d"), "H1, the first question after a rotation (no "
+                                        "history.cache yet: every file read whole)")
     samples = min(bench.pairs, SAMPLES)
     for key, (args, what) in questions.items():
         timed(full, *args)  # the files in the page cache, as they are once written
         base, big = [], []
         for _ in range(samples):
             base.append(timed(empty, *args))
+            if key == "H1c":
+                os.unlink(cache)  # the one a rotation makes stale (historycache.identity)
             big.append(timed(full, *args))
         b, f = median(base), median(big)
         limited = key != "H6"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from operator import itemgetter
 
 from codename_shell import fileio
 from codename_shell.holders import MAX_STAMP
@@ -173,17 +174,25 @@ class Reader:
     def text(self, text: str, where: str) -> list[Row]:
         """The events of `text`, whole lines joined by newlines (none after the last)."""
         found = _ROWS.findall(text)
-        # Each hour of the quick rows' stamps is placed once: one that names no moment
-        # (2026-02-30T10, year 1) makes its rows lines skipped.
-        bad = {h for h in {row[1][:14] for row in found if row[0]}
-               if h not in _HOURS and isinstance(place(h + "00:00Z"), str)}
         rows: list[Row] = []
         opened = self._open
         add, discard, keep = opened.add, opened.discard, rows.append
         relisted = ""  # the stamp of the compaction whose re-listed rows follow, if any
+        hour = "\0"  # the last hour of a quick row's stamp that was placed (none yet)
         # The hot loop of `log`: slots by number (LINE 0, STAMP 1, EVENT 2, NAME:HOST+1 3:7).
         for number, row in enumerate(found, 1):
-            if not row[0]:
+            if row[0]:
+                # Each hour of the quick rows' stamps is placed once (rows come mostly in
+                # time order): one that names no moment (2026-02-30T10, year 1) makes its
+                # rows lines skipped.
+                if not row[1].startswith(hour):
+                    if row[1][:14] not in _HOURS and \
+                            isinstance(place(row[1][:14] + "00:00Z"), str):
+                        self.warnings.append(f"{where}:{number}: line skipped "
+                                             f"({place(row[1])})")
+                        continue
+                    hour = row[1][:14]
+            else:
                 line = row[-1]
                 if not line:
                     continue
@@ -196,9 +205,6 @@ class Reader:
                     self.warnings.append(f"{where}:{number}: line skipped ({parsed})")
                     continue
                 row = parsed
-            elif bad and row[1][:14] in bad:
-                self.warnings.append(f"{where}:{number}: line skipped ({place(row[1])})")
-                continue
             event = row[2]
             if relisted:
                 if event == "claimed" and row[0].startswith(relisted + "\t"):
@@ -256,15 +262,31 @@ class History:
     def warnings(self) -> list[str]:
         return self._reader.warnings
 
+    @property
+    def opened(self) -> set[Key]:
+        """The claims open where the reading stands (see Reader)."""
+        return self._reader._open
+
     def events(self) -> list[Row]:
+        """Every event, in time order."""
+        return in_order(self.rotated() + self.live())
+
+    def rotated(self) -> list[Row]:
+        """The rows of the rotated files (`.2` then `.1`), in the order written: read first."""
         found: list[Row] = []
-        for name in FILES:
+        for name in FILES[:-1]:
             found.extend(self._file(os.path.join(self.directory, name)))
-        # Files hold their rows in write order; a stable sort keeps that order within a second
-        # and puts each event at its own time: a release stamped at the exit it was noticed
-        # after, a re-listed row whose claim was rotated away at its claim time.
-        found.sort(key=_stamp)
         return found
+
+    def resume(self, opened: set[Key], warnings: list[str]) -> None:
+        """Go on as if the rotated files had just been read, leaving `opened` open and giving
+        `warnings` (historycache.py keeps what they gave)."""
+        self._reader._open = set(opened)
+        self.warnings.extend(warnings)
+
+    def live(self) -> list[Row]:
+        """The rows of the live file, in the order written: read after the rotated ones."""
+        return self._file(os.path.join(self.directory, FILES[-1]))
 
     def _file(self, path: str) -> list[Row]:
         text = _read(path, self.warnings)
@@ -277,8 +299,12 @@ class History:
         return self._reader.text(text[:max(end, 0)], path) if end >= 0 else []
 
 
-def _stamp(row: Row) -> str:
-    return row[STAMP]
+def in_order(rows: list[Row]) -> list[Row]:
+    """`rows` sorted by time. Files hold their rows in write order; a stable sort keeps that
+    order within a second and puts each event at its own time: a release stamped at the exit
+    it was noticed after, a re-listed row whose claim was rotated away at its claim time."""
+    rows.sort(key=itemgetter(STAMP))
+    return rows
 
 
 def field(line: str, key: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from codename_shell import history, moments, report, tenures
+from codename_shell import history, historycache, moments, report, tenures
 from codename_shell.errors import UsageError
 
 TYPE_CHECKING = False
@@ -29,7 +29,12 @@ def log(ns: argparse.Namespace) -> int:
     since = moments.parse_since(ns.since, now) if ns.since is not None else None
     at = moments.parse_since(ns.at, now, "--at") if ns.at is not None else None
     ledger = history.History(paths.state_dir())
-    events = ledger.events()
+    # The earliest moment the question is about: what came before it is needed only as far
+    # as it says who held what then (historycache.py).
+    moment = at if at is not None else since if since is not None else \
+        now - TIMELINE if ns.timeline else None
+    events = historycache.events(
+        ledger, None if moment is None else tenures.edge_of(min(moment, now)))
     warnings = list(ledger.warnings)
     if at is not None or ns.timeline:
         # Who held a name is a question about the whole fleet, as `who` and `where` are.

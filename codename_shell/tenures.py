@@ -146,7 +146,7 @@ def open_at(rows: list[Row], edge: str, *, inclusive: bool) -> list[Tenure]:
     return made
 
 
-def _edge(moment: float) -> str:
+def edge_of(moment: float) -> str:
     """The stamp of the second `moment` falls in (held within what stamps can say)."""
     return stamp_of(min(max(moment, EARLIEST - 1), LATEST + 1))
 
@@ -161,7 +161,7 @@ def select(rows: list[Row], name: str | None = None, since: float | None = None,
     `since` counts from its second."""
     chosen = rows
     if since is not None:
-        edge = _edge(since)
+        edge = edge_of(since)
         held = [t.first for t in open_at(rows, edge, inclusive=False)]
         if since // 1 > (time.time() if now is None else now):
             held = []
@@ -178,7 +178,7 @@ def select(rows: list[Row], name: str | None = None, since: float | None = None,
 def held_at(rows: list[Row], when: float, name: str | None = None) -> list[Tenure]:
     """The tenures live at `when` (of `name` only, when given), by name."""
     wanted = None if name is None else fold(name)
-    found = [t for t in open_at(rows, _edge(when), inclusive=True)
+    found = [t for t in open_at(rows, edge_of(when), inclusive=True)
              if wanted is None or fold(t.name) == wanted]
     found.sort(key=lambda t: (fold(t.name), t.first[STAMP]))
     return found

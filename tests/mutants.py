@@ -55,6 +55,7 @@ class Mutant:
     places: int | None = 1  # how many matches the anchor must have (None: any number)
 
 REACH = "tests/test_reach.py::"
+HCACHE = "tests/test_history_cache.py::"
 
 MUTANTS = (
     Mutant("a", "pid-namespace check removed from liveness",
@@ -357,6 +358,27 @@ MUTANTS = (
            r"if reason == ANSWERS_AGAIN:", "if False:",
            ("tests/test_fleet.py::test_an_answer_that_is_not_redis_still_moves_a_host_to_"
             "qualified_names[hiredis]",)),
+    Mutant("bk", "a question at the rotated files' last second takes the summary",
+           "codename_shell/historycache.py", r"kept\.last < after", "kept.last <= after",
+           (f"{HCACHE}test_a_question_about_a_later_moment_gets_the_same_answer_from_the_"
+            "kept_summary",)),
+    Mutant("bl", "the summary keeps the open claims' rows, not their processes'",
+           "codename_shell/historycache.py",
+           r"carry = \[row for row in rows if process\(row\) in processes\]",
+           "carry = [row for row in rows if row[3:7] in opened]",
+           (f"{HCACHE}test_a_question_about_a_later_moment_gets_the_same_answer_from_the_"
+            "kept_summary",)),
+    Mutant("bm", "a new ledger.log.1 does not make the summary stale",
+           "codename_shell/historycache.py", r"for name in ROTATED:", "for name in ROTATED[:1]:",
+           (f"{HCACHE}test_the_summary_stands_in_for_the_rotated_files_until_they_change",)),
+    Mutant("bn", "the first hour of a file's quick rows is never placed",
+           "codename_shell/history.py", r'hour = "\\0"', 'hour = ""',
+           ("tests/test_log_history.py::test_rows_written_as_codename_writes_them_but_at_no_"
+            "moment_are_each_skipped",)),
+    Mutant("bo", "the summary is kept but never used",
+           "codename_shell/historycache.py",
+           r"if kept is not None and after is not None and kept\.last < after:", "if False:",
+           (f"{HCACHE}test_the_summary_stands_in_for_the_rotated_files_until_they_change",)),
 )
 
 

@@ -10,6 +10,7 @@ where what is read is the point (an older ledger's rows, a hostile stamp, a day 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -268,6 +269,25 @@ def test_a_row_that_cannot_be_placed_in_time_is_skipped_with_one_line_in_any_zon
     assert [(e["event"], e["name"]) for e in events] == [
         ("claimed", "Pam"), ("claimed", "Michael"), ("reaped", "Michael")], events
     assert "seen" not in events[-1]  # a last sign of life that cannot be placed is not one
+
+
+def test_rows_written_as_codename_writes_them_but_at_no_moment_are_each_skipped(
+        world: World) -> None:
+    # The quick reading places each hour once: a row of an hour that names no moment is
+    # skipped wherever it stands, first, between two good rows of one hour, or twice.
+    now = int(time.time())
+    write_ledger(world, row(0, "claimed", "Angela", 4040, stamp="0001-01-01T00:00:00Z"),
+                 row(now - 60, "claimed", "Michael", 4242),
+                 row(0, "claimed", "Dwight", 4343, stamp="2026-02-30T10:00:00Z"),
+                 row(now - 50, "claimed", "Jim", 4444),
+                 row(0, "claimed", "Pam", 4545, stamp="2026-02-30T10:05:00Z"))
+    r = world.run("log")
+    assert r.returncode == 0, r.stderr
+    warnings = r.stderr.splitlines()
+    assert [re.search(r"ledger\.log:(\d+): line skipped", w)[1]  # type: ignore[index]
+            for w in warnings] == ["1", "3", "5"], warnings
+    assert "Michael" in r.stdout and "Jim" in r.stdout, r.stdout
+    assert not any(n in r.stdout for n in ("Angela", "Dwight", "Pam")), r.stdout
 
 
 # --- --timeline -------------------------------------------------------------------------------
