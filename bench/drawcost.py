@@ -25,11 +25,11 @@ WHAT = "where a prompt draw's µs go in the hooks: the hook against copies with 
 VARIANTS: dict[str, list[tuple[str, str]]] = {
     "bash": [
         ("as it is", ""),
-        ("no title written at each draw", "__codename_title() { return 0; }\n"),
-        ("the prompt function keeps $? and makes its file tests only (-f, -nt, -nt)",
+        ("no title in PS1 (bash writes it at each draw)",
+         'PS1=${PS1//"$__codename_own_title_shown"/}\n__codename_ps1_set=$PS1\n'),
+        ("the prompt function keeps $? and makes its file tests only (-f, -nt)",
          '__codename_prompt() { local status=$?; [[ -f $__codename_presence && $__codename_seen'
-         ' -nt $__codename_presence && $__codename_seen -nt $__codename_lease ]]; '
-         'return "$status"; }\n'),
+         ' -nt $__codename_presence ]]; return "$status"; }\n'),
         ("the prompt function only keeps $? (no stat, no title)",
          '__codename_prompt() { local status=$?; return "$status"; }\n'),
         ("no PROMPT_COMMAND entry: the name in PS1 only", "unset PROMPT_COMMAND\n"),

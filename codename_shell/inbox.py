@@ -10,7 +10,9 @@ private runtime dir (a nested shell shows its holder's, as it shows its holder's
     <presence>.shown   the last seq a prompt showed: written by the hook (a redirection), read
                        here to drop what was shown and to count what still waits;
     <presence>.looked  its mtime: when a prompt last read .inbox. A prompt reads .inbox only
-                       when .inbox is not older than that (one stat a draw while none waits).
+                       when .inbox is not older than that, and looks at it only when the
+                       presence file changed: a writer touches that after the inbox (no stat
+                       a draw while none waits).
 
 Every writer (`tell`, the fleet's keeper bringing a message from another host) holds the
 allocator's lock while it reads, decides and writes: two tells at once never lose one
@@ -126,12 +128,15 @@ class Inbox:
         for scratch in (self.shown_path, self.looked_path):
             make_private_file(scratch)
         fileio.write_atomic(self.path, "".join(lines).encode("utf-8"))
-        try:
-            # The rename keeps the temp file's mtime, which may be older than a prompt's mark
-            # made meanwhile: the inbox is stamped now, so that prompt reads it again.
-            os.utime(self.path, follow_symlinks=False)
-        except OSError:
-            pass
+        # The rename keeps the temp file's mtime, which may be older than a prompt's mark
+        # made meanwhile: the inbox is stamped now, so that prompt reads it again. Then the
+        # presence file: a prompt looks beyond it only when it changed (the hooks' fast path
+        # makes no stat for an inbox), and its content stays as it is.
+        for path in (self.path, self.presence):
+            try:
+                os.utime(path, follow_symlinks=False)
+            except OSError:
+                pass
         return len(taken)
 
 

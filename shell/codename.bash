@@ -30,6 +30,7 @@ __codename_keeper=(__CN_KEEPER__)
 __codename_prefix_shown=${__codename_prefix_shown-}
 __codename_title_shown=${__codename_title_shown-}
 __codename_title_printed=${__codename_title_printed-}
+__codename_own_title_shown=${__codename_own_title_shown-}
 # The presence row last applied; anything else makes the next prompt apply the file again.
 __codename_row=$'\n'
 # What the presence file names (the name and full name), and what the lease file says: the
@@ -68,6 +69,10 @@ __codename_ps1_colour='\[${__codename_sgr-}\][${CODENAME-}]\[\e[0m\] '
 __codename_ps1_plain='[${CODENAME-}] '
 # shellcheck disable=SC2016
 __codename_ps1_title='${__codename_title_label-}'
+# The window title, when PS1 sets none: put in PS1 too, so bash writes it at each draw with
+# no statement of ours (any program may have retitled the window meanwhile).
+# shellcheck disable=SC2016
+__codename_ps1_own_title='\[\e]0;${CODENAME-}\a\]'
 # How a PS1 starts a window title (OSC 0 or 2), in each spelling bash decodes.
 __codename_title_starts=('\e]0;' '\e]2;' '\033]0;' '\033]2;' $'\e]0;' $'\e]2;')
 
@@ -287,7 +292,7 @@ __codename_decorate() {
         fi
     fi
     for label in "$__codename_prefix_shown" "$prefix" "$__codename_ps1_colour" \
-        "$__codename_ps1_plain"; do
+        "$__codename_ps1_plain" "$__codename_own_title_shown" "$__codename_ps1_own_title"; do
         if [[ -n $label ]]; then
             ps1=${ps1//"$label"/}
         fi
@@ -307,10 +312,24 @@ __codename_decorate() {
         fi
     done
     __codename_title_shown=$title
+    __codename_own_title_shown=''
+    if [[ $__codename_show_title == 1 && -z $__codename_title_in_ps1 ]]; then
+        if [[ -n ${CODENAME-} ]]; then
+            __codename_own_title_shown=$__codename_ps1_own_title
+            if ! shopt -q promptvars; then
+                __codename_own_title_shown='\[\e]0;'${CODENAME//\\/\\\\}'\a\]'
+            fi
+            __codename_title_printed=$CODENAME
+        elif [[ -n $__codename_title_printed ]]; then
+            printf '\033]0;\007' # once, when the name went: the window keeps no stale name
+            __codename_title_printed=''
+        fi
+    fi
     __codename_ps1=$ps1
     if [[ -n $prefix ]]; then
         __codename_place "$ps1" "$prefix"
     fi
+    __codename_ps1=$__codename_own_title_shown$__codename_ps1
     if [[ $__codename_ps1 != "${PS1-}" ]]; then
         PS1=$__codename_ps1
     fi
@@ -318,28 +337,14 @@ __codename_decorate() {
     return 0
 }
 
-# The window (and tmux pane) title, when PS1 sets none of its own: the name, again at every
-# prompt since any program may have retitled the window; once an empty one when it went.
-__codename_title() {
-    if [[ $__codename_show_title != 1 || -n ${__codename_title_in_ps1-} ]]; then
-        return 0
-    fi
-    if [[ -n ${CODENAME-} || -n $__codename_title_printed ]]; then
-        printf '\033]0;%s\007' "${CODENAME-}"
-        __codename_title_printed=${CODENAME-}
-    fi
-    return 0
-}
-
-# At each prompt: follow the presence file, then the prompt and the title; at the first
-# prompt, also make sure our EXIT trap survived the rest of the rc files. The presence file
-# is read again only when it is not older than this shell's last read of it (whoever
-# rewrites it sets its mtime to the time it is in place; a release removes it): three stats
-# instead of a read where only PS1 changed (a prompt framework's PROMPT_COMMAND builds it).
+# At each prompt: messages, then follow the presence file, then the prompt (the title is in
+# it); at the first prompt, also make sure our EXIT trap survived the rest of the rc files.
+# The presence file is read again only when it is not older than this shell's last read of it
+# (whoever rewrites it sets its mtime to the time it is in place; a release removes it; a
+# message left for it touches it): three stats instead of a read where only PS1 changed (a
+# prompt framework's PROMPT_COMMAND builds it).
 __codename_refresh() {
-    # Messages, when bash-preexec runs this (our PROMPT_COMMAND entry has looked already).
-    if [[ ${FUNCNAME[1]-} != __codename_prompt && -f $__codename_inbox &&
-        ! $__codename_looked -nt $__codename_inbox ]]; then
+    if [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]]; then
         __codename_mail
     fi
     if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ||
@@ -347,18 +352,14 @@ __codename_refresh() {
         __codename_sync
     fi
     # What decides the decoration; while neither it nor PS1 changed, PS1 is as we left it.
-    local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
-    if shopt -q promptvars; then
-        state+='|promptvars' # PS1 refers to the colour, which may change without a redecoration
-    else
-        state+="|$__codename_sgr"
-    fi
+    # $BASHOPTS says whether promptvars is on (PS1 refers to the colour, or holds it).
+    local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|${BASHOPTS-}"
+    state+="|$__codename_sgr"
     if [[ ${PS1-} != "${__codename_ps1_set-}" || $state != "${__codename_state-}" ]]; then
         __codename_decorate
         __codename_ps1_set=${PS1-}
         __codename_state=$state
     fi
-    __codename_title
     if [[ -z ${__codename_trap_checked-} ]]; then
         __codename_trap_checked=1
         __codename_hook_exit
@@ -372,27 +373,22 @@ __codename_refresh() {
 # `false && true`) nor runs the user's ERR trap again.
 #
 # Most draws have nothing to do: the presence file is older than this shell's last read of
-# it (see __codename_refresh) and PS1 and what decides the decoration are as the last draw
-# left them. That is one test here, three stats and no function call (each statement costs
-# a few µs: ~30 µs a draw less than the long way; bench/README.md, the prompt figures).
-# Messages cost one stat a draw while none waits (no .inbox), two once one was shown.
+# it (see __codename_refresh), and PS1 and what decides the decoration are as the last draw
+# left them. That is one test here, three stats, no function call and no builtin command
+# (each costs a few µs a draw: bench/README.md, where a draw's µs go). With a fleet, the
+# lease is looked at too: it runs out with time alone.
 __codename_prompt() {
     local status=$?
-    if [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]]; then
-        __codename_mail
-    fi
     if [[ -n $__codename_lease ]]; then
-        __codename_show # a lease runs out with time alone: looked at every draw
+        __codename_show
     fi
-    if [[ -z ${FUNCNAME[1]-} && -f $__codename_presence && $__codename_seen -nt \
-        $__codename_presence && $__codename_seen -nt $__codename_lease &&
-        ${PS1-} == "${__codename_ps1_set-}" &&
-        "${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|promptvars" == \
-        "${__codename_state-}" ]] && shopt -q promptvars; then
-        if [[ -z ${__codename_title_in_ps1-} ]]; then
-            __codename_title
-        fi
-    elif [[ -n ${FUNCNAME[1]-} ]]; then
+    if [[ -z ${FUNCNAME[1]-} && -f $__codename_presence &&
+        $__codename_seen -nt $__codename_presence && ${PS1-} == "${__codename_ps1_set-}" &&
+        "${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|${BASHOPTS-}|$__codename_sgr" == \
+        "${__codename_state-}" && (-z $__codename_lease || $__codename_seen -nt $__codename_lease) ]]; then
+        return "$status"
+    fi
+    if [[ -n ${FUNCNAME[1]-} ]]; then
         # Run by another prompt function (starship keeps the PROMPT_COMMAND it found and runs
         # it before drawing PS1 anew): only follow the name here, and have our own entry run
         # after theirs from the next prompt on.
@@ -551,7 +547,6 @@ __codename_install() {
     __codename_hook_prompt
     __codename_hook_exit
     __codename_decorate
-    __codename_title
     return 0
 }
 

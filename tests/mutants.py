@@ -196,8 +196,7 @@ MUTANTS = (
             "_at_exit[bash]",)),
     Mutant("ac", "the bash title keeps the released name (no empty title once it went)",
            "shell/codename.bash",
-           r"if \[\[ -n \$\{CODENAME-\} \|\| -n \$__codename_title_printed \]\]; then",
-           "if [[ -n ${CODENAME-} ]]; then",
+           r"elif \[\[ -n \$__codename_title_printed \]\]; then", "elif false; then",
            ("tests/test_user_rc.py::test_a_release_clears_the_name_from_the_window_title[bash]",)),
     Mutant("ad", "doctor's duplicate check compares names without folding them",
            "codename_shell/survey.py",
@@ -379,6 +378,16 @@ MUTANTS = (
            "codename_shell/historycache.py",
            r"if kept is not None and after is not None and kept\.last < after:", "if False:",
            (f"{HCACHE}test_the_summary_stands_in_for_the_rotated_files_until_they_change",)),
+    # Issue 20: a bash draw with nothing new makes no stat for messages and no title write.
+    Mutant("bp", "a message left does not touch the presence file (bash's fast path misses it)",
+           "codename_shell/inbox.py", r"for path in \(self\.path, self\.presence\):",
+           "for path in (self.path,):",
+           (f"{REACH}test_a_told_terminal_shows_the_message_once_above_its_next_prompt[bash]",)),
+    Mutant("bq", "bash's own PS1 title is taken for the user's at a redecoration",
+           "shell/codename.bash",
+           r'"\$__codename_ps1_plain" "\$__codename_own_title_shown" "\$__codename_ps1_own_title"',
+           '"$__codename_ps1_plain"',
+           ("tests/test_user_rc.py::test_a_prompt_command_set_after_the_hook_line_keeps_the_hook[scalar]",)),
 )
 
 
