@@ -31,6 +31,8 @@ __codename_keeper=(__CN_KEEPER__)
 typeset -g __codename_prefix_shown=${__codename_prefix_shown-}
 typeset -g __codename_title_shown=${__codename_title_shown-}
 typeset -g __codename_title_printed=${__codename_title_printed-}
+typeset -g __codename_own_title_shown=${__codename_own_title_shown-}
+typeset -g __codename_title_pname=${__codename_title_pname-}
 # Under prompt_subst the prompt refers to these; their values are never expanded again.
 typeset -g __codename_zprefix=${__codename_zprefix-}
 typeset -g __codename_title_label=${__codename_title_label-}
@@ -262,7 +264,9 @@ __codename_decorate() {
   for label in "$__codename_prefix_shown" "$want"; do
     [[ -n $label ]] && ps1=${ps1//"$label"/}
   done
+  local own=''
   if [[ $__codename_show_title == 1 ]]; then
+    [[ -n $__codename_own_title_shown ]] && ps1=${ps1//"$__codename_own_title_shown"/}
     __codename_title_label=${CODENAME:+[$CODENAME] }
     __codename_title_plabel=${__codename_title_label//\%/%%}
     label=$__codename_title_plabel
@@ -274,6 +278,20 @@ __codename_decorate() {
       ps1=${ps1//"$start"/$start$label}
     done
     __codename_title_shown=$label
+    # No title of the prompt's or the user's functions (see __codename_title): the title is
+    # the name, put in PROMPT so that zsh writes it at each draw with nothing of ours run
+    # (any program may have retitled the window); an empty one once when the name went.
+    if (( ! $#__codename_retitled )) && [[ $ps1 != *$'\e]'[02]';'* ]]; then
+      if [[ -n ${CODENAME-} ]]; then
+        __codename_title_pname=${CODENAME//\%/%%}
+        own=$'%{\e]0;'$__codename_title_pname$'\a%}'
+        [[ -o prompt_subst ]] && own=$'%{\e]0;''${__codename_title_pname}'$'\a%}'
+        __codename_title_printed=$CODENAME
+      elif [[ -n $__codename_title_printed ]]; then
+        print -rn -- $'\e]0;\a'
+        __codename_title_printed=''
+      fi
+    fi
   fi
   # The prefix goes after the last newline, unless the starship wrapper places it.
   if [[ -n $want && $ps1 != *__codename_drawn* ]]; then
@@ -283,6 +301,8 @@ __codename_decorate() {
     fi
     ps1=$head$want$ps1
   fi
+  ps1=$own$ps1
+  __codename_own_title_shown=$own
   [[ $ps1 == "$PROMPT" ]] || PROMPT=$ps1
   __codename_prefix_shown=$want
   return 0
@@ -314,8 +334,8 @@ __codename_retitle() {
 # `title`, a precmd or preexec of the user's. Looked for again when the hooks change or a
 # wrapped one was defined anew (an rc file sourced again).
 __codename_find_titles() {
-  local key="${precmd_functions[*]}|${preexec_functions[*]}|${+functions[title]}" f body
-  key+="|${+functions[precmd]}|${+functions[preexec]}"
+  local key="${precmd_functions[*]-}|${preexec_functions[*]-}|${+functions[title]}" f body
+  key+="|${+functions[precmd]}|${+functions[preexec]}|${+functions[p10k]}"
   if [[ $key == "${__codename_titles_key-}" ]]; then
     for f in $__codename_retitled; do
       [[ ${functions[$f]-} == *__codename_retitle* ]] || key=''
@@ -340,17 +360,11 @@ __codename_find_titles() {
 }
 
 # The window (and tmux pane) title: the name goes in front of every title the user's prompt
-# or functions set; when they set none, the title is the name, again at every prompt since
-# any program may have retitled the window (once an empty one when the name went).
+# or functions set (their functions are wrapped here); when they set none, the title is the
+# name, in PROMPT (see __codename_decorate).
 __codename_title() {
   [[ $__codename_show_title == 1 ]] || return 0
   __codename_find_titles
-  (( $#__codename_retitled )) && return 0
-  [[ $PROMPT == *$'\e]'[02]';'* ]] && return 0
-  if [[ -n ${CODENAME-} || -n $__codename_title_printed ]]; then
-    print -rn -- $'\e]0;'"${CODENAME-}"$'\a'
-    __codename_title_printed=${CODENAME-}
-  fi
   return 0
 }
 
@@ -358,8 +372,19 @@ __codename_title() {
 # it (whoever rewrites it sets its mtime to the time it is in place; a release removes it):
 # most draws cost three stats instead of a read (bench/README.md, the prompt figures).
 __codename_precmd() {
+  # Most draws have nothing to do: the presence file older than this shell's last read of it
+  # (a message left touches it too), no lease to look at, ours still last among the precmd
+  # functions, and the functions that set a title as __codename_find_titles last saw them
+  # (powerlevel10k's configuration may come later: with it, the long way each time). That
+  # is one test, made before `emulate` (it reads scalars and subscripts, each with a default
+  # for nounset, and compares quoted strings); the prompt is __codename_precmd_last's.
+  [[ -z $__codename_lease && ${+functions[p10k]} == 0 && -f $__codename_presence &&
+    $__codename_seen -nt $__codename_presence &&
+    ${precmd_functions[-1]-} == __codename_precmd_last &&
+    ${__codename_titles_key-} == "${precmd_functions[*]-}|${preexec_functions[*]-}|${+functions[title]}|${+functions[precmd]}|${+functions[preexec]}|${+functions[p10k]}" ]] &&
+    return 0
   emulate -L zsh
-  # Messages: one stat a draw while none waits (no .inbox), two once one was shown.
+  # Messages (one stat, on the long way only: whoever leaves one touches the presence file).
   [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]] && __codename_mail
   # zsh's -nt is false when the second file is missing: a lease file not (yet) there is
   # looked for by -e.
@@ -385,7 +410,7 @@ __codename_precmd() {
 __codename_precmd_last() {
   emulate -L zsh
   local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
-  state+="|${options[prompt_subst]}|${+functions[p10k]}|$__codename_colour"
+  state+="|${options[prompt_subst]}|${+functions[p10k]}|$__codename_colour|$#__codename_retitled"
   if [[ $state == "${__codename_state-}" ]]; then
     [[ $PROMPT == "${__codename_prompt_set-}" ]] && return 0
     if [[ $PROMPT == "${__codename_prompt_built-}" ]]; then
@@ -468,8 +493,9 @@ __codename_install() {
     add-zsh-hook zshexit __codename_zshexit
   fi
   __codename_p10k
-  __codename_decorate
+  typeset -g __codename_titles_key=''  # an rc file sourced again may define them anew
   __codename_title
+  __codename_decorate
   return 0
 }
 

@@ -387,7 +387,16 @@ MUTANTS = (
            "shell/codename.bash",
            r'"\$__codename_ps1_plain" "\$__codename_own_title_shown" "\$__codename_ps1_own_title"',
            '"$__codename_ps1_plain"',
-           ("tests/test_user_rc.py::test_a_prompt_command_set_after_the_hook_line_keeps_the_hook[scalar]",)),
+           ("tests/test_user_rc.py::test_a_prompt_command_set_after_the_hook_line_keeps_the_"
+            "hook[scalar]",)),
+    Mutant("br", "zsh's fast path does not look for title functions defined after the hook",
+           "shell/codename.zsh", r"\$\{__codename_titles_key-\} == \"", '"" != "',
+           ("tests/test_shells.py::test_a_title_function_defined_at_the_prompt_gets_the_name_"
+            "from_the_next_draw",)),
+    Mutant("bs", "zsh's own title is not put in PROMPT",
+           "shell/codename.zsh", r"\n  ps1=\$own\$ps1\n", "\n  ps1=$ps1\n",
+           ("tests/test_shells.py::test_a_retitled_window_gets_the_name_back_at_the_next_prompt"
+            "[zsh]",)),
 )
 
 

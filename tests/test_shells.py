@@ -801,6 +801,19 @@ def test_a_retitled_window_gets_the_name_back_at_the_next_prompt(
     assert titles_since(t, mark) == ["vim notes.txt", "Michael"]
 
 
+def test_a_title_function_defined_at_the_prompt_gets_the_name_from_the_next_draw(
+        world: World, terminal: OpenTerminal) -> None:
+    # A plugin sourced by hand, long after .zshrc: zsh's draws with nothing new take a short
+    # way, which must still notice a function that sets the title.
+    write_rc(world, "zsh")
+    t = terminal("zsh")
+    assert name_of(t) == "Michael"
+    t.run(TITLE_SETTERS["zsh-precmd"][1].strip())
+    mark = len(t.transcript.getvalue())
+    t.run(RETITLE)
+    assert titles_since(t, mark)[-1] == "[Michael] me@box: ~", titles_since(t, mark)
+
+
 # --- prompt frameworks --------------------------------------------------------------------
 
 STARSHIP_CHAR = "\u276f"  # starship's prompt character
