@@ -318,6 +318,15 @@ function codename --description 'codename, following this terminal\'s name'
 end
 
 
+# The long way of a draw: messages (one stat while none waits, two once one was shown), then
+# the presence file.
+function __codename_on_change
+    if test -f "$__codename_inbox"; and not test "$__codename_looked" -nt "$__codename_inbox"
+        __codename_mail
+    end
+    __codename_sync
+end
+
 function __codename_install
     set -g __codename_held $__codename_name
     set -g __codename_held_full $__codename_full
@@ -336,21 +345,25 @@ function __codename_install
     # Before fish_title and fish_prompt run: they show what __codename_sync found. Most
     # draws have nothing to follow: the presence file is older than this shell's last read
     # of it (whoever rewrites it sets its mtime to the time it is in place; a release removes
-    # it). Such a draw costs this one test (three stats, no read).
-    function __codename_on_prompt --on-event fish_prompt
-        # Messages: one stat a draw while none waits (no .inbox), two once one was shown.
-        if test -f "$__codename_inbox"; and not test "$__codename_looked" -nt "$__codename_inbox"
-            __codename_mail
-        end
-        if test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
-            and begin
-                test -z "$__codename_lease"; or not test -e "$__codename_lease"
-                or test "$__codename_seen" -nt "$__codename_lease"
+    # it; whoever leaves a message touches it). Such a draw costs this one test (three
+    # stats, no read); messages are looked for on the long way only. Without a fleet there
+    # is no lease to look at, and the handler is defined without those tests.
+    if test -z "$__codename_lease"
+        function __codename_on_prompt --on-event fish_prompt
+            if not test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
+                __codename_on_change
             end
-            # a lease runs out with time alone: looked at every draw
-            test -n "$__codename_lease"; and __codename_show
-        else
-            __codename_sync
+        end
+    else
+        function __codename_on_prompt --on-event fish_prompt
+            if test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
+                and begin
+                    not test -e "$__codename_lease"; or test "$__codename_seen" -nt "$__codename_lease"
+                end
+                __codename_show # a lease runs out with time alone: looked at every draw
+            else
+                __codename_on_change
+            end
         end
     end
     if test "$__codename_owner" = 1; and not functions -q __codename_on_exit

@@ -397,6 +397,12 @@ MUTANTS = (
            "shell/codename.zsh", r"\n  ps1=\$own\$ps1\n", "\n  ps1=$ps1\n",
            ("tests/test_shells.py::test_a_retitled_window_gets_the_name_back_at_the_next_prompt"
             "[zsh]",)),
+    Mutant("bt", "fish without a fleet never follows the presence file at a draw",
+           "shell/codename.fish",
+           r'if not test -f "\$__codename_presence" -a "\$__codename_seen" -nt '
+           r'"\$__codename_presence"', "if false",
+           ("tests/test_shells.py::test_rename_and_release_from_another_terminal_reach_the_prompt"
+            "[fish]",)),
 )
 
 
