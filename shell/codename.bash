@@ -392,6 +392,9 @@ __codename_prompt() {
         # Run by another prompt function (starship keeps the PROMPT_COMMAND it found and runs
         # it before drawing PS1 anew): only follow the name here, and have our own entry run
         # after theirs from the next prompt on.
+        if [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]]; then
+            __codename_mail
+        fi
         __codename_sync
         __codename_hook_prompt
     else
