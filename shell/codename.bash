@@ -391,10 +391,8 @@ __codename_prompt() {
     if [[ -n ${FUNCNAME[1]-} ]]; then
         # Run by another prompt function (starship keeps the PROMPT_COMMAND it found and runs
         # it before drawing PS1 anew): only follow the name here, and have our own entry run
-        # after theirs from the next prompt on.
-        if [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]]; then
-            __codename_mail
-        fi
+        # after theirs from the next prompt on (where starship's PS1, new at each draw, takes
+        # it the long way, messages included).
         __codename_sync
         __codename_hook_prompt
     else

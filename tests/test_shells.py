@@ -858,6 +858,26 @@ def test_starship_shows_the_name_once_on_the_prompt_line(
     assert "Michael" not in t.run("")
 
 
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_a_message_reaches_a_starship_prompt(
+        world: World, terminal: OpenTerminal, shell: str) -> None:
+    # starship runs the PROMPT_COMMAND it found inside its own precmd, and builds PS1 anew at
+    # each draw: the message is still shown once, above the very next prompt.
+    import os
+
+    exe = starship()
+    write_rc(world, shell, f'eval "$({quote(exe, shell)} init {shell})"\n')
+    t = terminal(shell, env={"STARSHIP_CONFIG": str(world.config / "starship.toml")},
+                 prompt=STARSHIP_PROMPT)
+    assert name_of(t) == "Michael"
+    assert world.claim(os.getpid(), "--name", "Pam") == "Pam"  # the sender, as `note` signs
+    told = world.run("tell", "michael", "the build is green")
+    assert told.returncode == 0, told.stderr
+    shown = t.run("")
+    assert shown.count("[from Pam] the build is green") == 1, shown[-400:]
+    assert "[from Pam]" not in t.run(""), "shown twice"
+
+
 # --- a hook printed off a terminal --------------------------------------------------------
 
 CACHED_RC = {"bash": "source ~/cached.hook\n", "zsh": "source ~/cached.hook\n",
