@@ -408,9 +408,15 @@ __codename_precmd() {
 # was put in. A theme that builds PROMPT at each precmd mostly builds the same one: that one
 # gets the decoration it got last time, without working it out again (~150 µs a draw).
 __codename_precmd_last() {
+  # What decides the decoration, and PROMPT, as this function last left them: nothing to do.
+  # Tested before `emulate`, as __codename_precmd's test is (defaults for nounset, a count
+  # that reads the same with ksh_arrays).
+  [[ $PROMPT == "${__codename_prompt_set-}" && "${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|${options[prompt_subst]}|${+functions[p10k]}|$__codename_colour|${#__codename_retitled[@]}" == "${__codename_state-}" ]] &&
+    return 0
   emulate -L zsh
   local state="${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}"
-  state+="|${options[prompt_subst]}|${+functions[p10k]}|$__codename_colour|$#__codename_retitled"
+  state+="|${options[prompt_subst]}|${+functions[p10k]}|$__codename_colour"
+  state+="|${#__codename_retitled[@]}"
   if [[ $state == "${__codename_state-}" ]]; then
     [[ $PROMPT == "${__codename_prompt_set-}" ]] && return 0
     if [[ $PROMPT == "${__codename_prompt_built-}" ]]; then

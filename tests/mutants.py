@@ -403,6 +403,10 @@ MUTANTS = (
            r'"\$__codename_presence"', "if false",
            ("tests/test_shells.py::test_rename_and_release_from_another_terminal_reach_the_prompt"
             "[fish]",)),
+    Mutant("bu", "zsh's last precmd trusts its state alone, not PROMPT (a theme rebuilt it)",
+           "shell/codename.zsh", r'\[\[ \$PROMPT == "\$\{__codename_prompt_set-\}" && "',
+           '[[ "', ("tests/test_shells.py::test_a_zsh_theme_that_builds_its_prompt_at_each_"
+                    "precmd_still_shows_the_name",)),
 )
 
 
