@@ -373,16 +373,25 @@ __codename_title() {
 # most draws cost three stats instead of a read (bench/README.md, the prompt figures).
 __codename_precmd() {
   # Most draws have nothing to do: the presence file older than this shell's last read of it
-  # (a message left touches it too), no lease to look at, ours still last among the precmd
-  # functions, and the functions that set a title as __codename_find_titles last saw them
-  # (powerlevel10k's configuration may come later: with it, the long way each time). That
-  # is one test, made before `emulate` (it reads scalars and subscripts, each with a default
-  # for nounset, and compares quoted strings); the prompt is __codename_precmd_last's.
-  [[ -z $__codename_lease && ${+functions[p10k]} == 0 && -f $__codename_presence &&
-    $__codename_seen -nt $__codename_presence &&
-    ${precmd_functions[-1]-} == __codename_precmd_last &&
-    ${__codename_titles_key-} == "${precmd_functions[*]-}|${preexec_functions[*]-}|${+functions[title]}|${+functions[precmd]}|${+functions[preexec]}|${+functions[p10k]}" ]] &&
-    return 0
+  # (a message left touches it too), ours still last among the precmd functions, and the
+  # functions that set a title as __codename_find_titles last saw them (powerlevel10k's
+  # configuration may come later: with it, the long way each time). That is one test, made
+  # before `emulate` (it reads scalars and subscripts, each with a default for nounset, and
+  # compares quoted strings); the prompt is __codename_precmd_last's.
+  if [[ ${+functions[p10k]} == 0 && -f $__codename_presence &&
+      $__codename_seen -nt $__codename_presence &&
+      ${precmd_functions[-1]-} == __codename_precmd_last &&
+      ${__codename_titles_key-} == "${precmd_functions[*]-}|${preexec_functions[*]-}|${+functions[title]}|${+functions[precmd]}|${+functions[preexec]}|${+functions[p10k]}" ]]; then
+    [[ -z $__codename_lease ]] && return 0
+    emulate -L zsh
+    # With a fleet: the lease file as last read (zsh's -nt is false when the second file is
+    # missing: one not there yet is looked for by -e), and the lease, which runs out with
+    # time alone, looked at every draw.
+    if [[ ! -e $__codename_lease || $__codename_seen -nt $__codename_lease ]]; then
+      __codename_show
+      return 0
+    fi
+  fi
   emulate -L zsh
   # Messages (one stat, on the long way only: whoever leaves one touches the presence file).
   [[ -f $__codename_inbox && ! $__codename_looked -nt $__codename_inbox ]] && __codename_mail

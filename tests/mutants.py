@@ -407,6 +407,11 @@ MUTANTS = (
            "shell/codename.zsh", r'\[\[ \$PROMPT == "\$\{__codename_prompt_set-\}" && "',
            '[[ "', ("tests/test_shells.py::test_a_zsh_theme_that_builds_its_prompt_at_each_"
                     "precmd_still_shows_the_name",)),
+    Mutant("bv", "zsh's short way with a fleet no longer looks at the lease's deadline",
+           "shell/codename.zsh", r"\n      __codename_show\n      return 0\n",
+           "\n      return 0\n",
+           ("tests/test_fleet_leases.py::test_a_prompt_shows_the_qualified_name_once_the_lease_"
+            "may_lapse_and_revives_the_keeper[zsh]",)),
 )
 
 
