@@ -205,6 +205,32 @@ class Row:
 HEADERS = ["#", "comparison", "A (median)", "B (median)", "B/A", "B-A", "target", "n", "verdict"]
 
 
+def drain_pty(master: int, p: subprocess.Popen[bytes], timeout: float, what: str,
+              on_chunk: Callable[[bytearray], None] | None = None) -> bytearray:
+    """Read what the processes on the pty `master` write until every one has left it (a full
+    pty would stop them); past `timeout` seconds, kill `p` and raise BenchError naming `what`.
+    `on_chunk` sees the output so far after each read (to type at a prompt)."""
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            p.kill()
+            raise BenchError(f"{what} did not finish: {bytes(out[-400:])!r}")
+        if not select.select([master], [], [], left)[0]:
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every process on the terminal has left it
+            break
+        if not chunk:
+            break
+        out += chunk
+        if on_chunk is not None:
+            on_chunk(out)
+    return out
+
+
 def fmt_ms(v: float) -> str:
     return f"{v:.1f} ms" if v < 1000 else f"{v / 1000:.2f} s"
 
@@ -595,32 +621,19 @@ class Bench:
                     typed: list[str], timeout: float = 20.0) -> tuple[float, str]:
         """Start ARGV on a pty; at each prompt type the next line of `typed`; wall ms to exit."""
         master, slave = open_pty()
-        out = bytearray()
         marker = MARKER.encode()
         t0 = time.perf_counter()
         p = popen_on_pty(argv, env, cwd, slave, None, None)
         os.close(slave)
-        deadline = time.monotonic() + timeout
         todo = list(typed)
+
+        def type_at_prompts(out: bytearray) -> None:
+            prompts = out.count(marker)
+            while todo and prompts >= len(typed) - len(todo) + 1:
+                os.write(master, (todo.pop(0) + "\n").encode())
+
         try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    p.kill()
-                    raise BenchError(f"{argv[0]} did not finish: {out[-400:]!r}")
-                ready, _, _ = select.select([master], [], [], left)
-                if not ready:
-                    continue
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: every process on the terminal has left it
-                    break
-                if not chunk:
-                    break
-                out += chunk
-                prompts = out.count(marker)
-                while todo and prompts >= len(typed) - len(todo) + 1:
-                    os.write(master, (todo.pop(0) + "\n").encode())
+            out = drain_pty(master, p, timeout, argv[0], type_at_prompts)
             code, _ = wait4(p.pid, timeout)
             p.returncode = code
         finally:

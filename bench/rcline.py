@@ -18,12 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import select
 import shlex
 import shutil
-import time
 
-from bench.common import BenchError, open_pty, popen_on_pty, wait4
+from bench.common import BenchError, drain_pty, open_pty, popen_on_pty, wait4
 
 # Each writes the clock readings (bash, zsh), the length of the output and the shell's pid to
 # $BENCH_DIR/times, its $CODENAME to $BENCH_DIR/name, and the line's stderr to
@@ -108,7 +106,6 @@ def run(tmp: str, shell: str, env: dict[str, str], cwd: str, argv: list[str],
     master, slave = open_pty()
     env = {**env, "BENCH_DIR": d, "HISTFILE": os.devnull}
     line = " ".join(shlex.quote(a) for a in ["source", script(tmp, shell), *argv])
-    out = bytearray()
     err = -1
     try:
         if shell == "fish":
@@ -118,21 +115,7 @@ def run(tmp: str, shell: str, env: dict[str, str], cwd: str, argv: list[str],
         os.close(slave)
         slave = -1
         os.write(master, f"{line}; exit\n".encode())
-        deadline = time.monotonic() + timeout
-        while True:  # drain the terminal (a full pty would stop the shell) until it closes
-            left = deadline - time.monotonic()
-            if left <= 0:
-                p.kill()
-                raise BenchError(f"{shell}: {' '.join(argv)} did not finish: {bytes(out[-300:])!r}")
-            if not select.select([master], [], [], left)[0]:
-                continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: every process on the terminal has left it
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = drain_pty(master, p, timeout, f"{shell}: {' '.join(argv)}")
         code, _ = wait4(p.pid, timeout)
     finally:
         if slave >= 0:
