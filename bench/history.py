@@ -78,13 +78,13 @@ def measure(bench: Bench) -> None:
             if key == "H1c":
                 os.unlink(cache)  # the one a rotation makes stale (historycache.identity)
             big.append(timed(full, *args))
-        b, f = median(base), median(big)
+        bare, rows = median(base), median(big)
         limited = key != "H6"
         bench.rows.append(Row(key, f"`codename log {' '.join(args)}`: {what}",
-                              f"no ledger {fmt_ms(b)}", f"{ROWS // 1000}k rows {fmt_ms(f)}",
-                              f"{f / b:.1f}x", f"{f - b:+.0f} ms",
+                              f"no ledger {fmt_ms(bare)}", f"{ROWS // 1000}k rows {fmt_ms(rows)}",
+                              f"{rows / bare:.1f}x", f"{rows - bare:+.0f} ms",
                               f"<= {TARGET_MS:.0f} ms" if limited else "—", samples,
-                              f <= TARGET_MS if limited else None))
+                              rows <= TARGET_MS if limited else None))
     size = sum(os.path.getsize(os.path.join(state, n)) for n in os.listdir(state)
                if n.startswith("ledger.log"))
     bench.notes.append(f"(H) the history: {ROWS:,} rows ({size / 1e6:.0f} MB) in ledger.log.2, "
