@@ -196,6 +196,13 @@ def require_machine_id() -> None:
     pytest.skip(message)
 
 
+def state_lock(world: World) -> Path:
+    """Where the allocator's lock file is in `world` (its state dir made, as codename makes it)."""
+    state = world.state / "codename"
+    state.mkdir(mode=0o700, exist_ok=True)
+    return state / "lock"
+
+
 def lock_is_held(lock: Path) -> bool:
     """Whether some process holds the lock (shared or exclusive): an exclusive try fails."""
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)

@@ -30,6 +30,7 @@ from helpers import (
     hold_lock,
     ledger_rows,
     lock_is_held,
+    state_lock,
     wait_for,
     who,
 )
@@ -315,12 +316,6 @@ lock.fd = fd
 lock._sign()
 time.sleep(float(sys.argv[2]))
 """
-
-
-def state_lock(world: World) -> Path:
-    state = world.state / "codename"
-    state.mkdir(mode=0o700, exist_ok=True)
-    return state / "lock"
 
 
 def test_a_claim_waits_out_a_queue_that_holds_the_lock_longer_than_the_timeout(

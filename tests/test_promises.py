@@ -27,6 +27,7 @@ from helpers import (
     proc_state,
     require_root,
     require_strace,
+    state_lock,
     wait_for,
     who,
 )
@@ -49,11 +50,9 @@ from codename_shell.shells import quote
 from codename_shell.sources.ledger import ARCHIVE_MAX, COMPACT_AFTER
 
 
-def state_lock(world: World) -> Path:
+def made_state_lock(world: World) -> Path:
     """The allocator's lock file, created as codename creates it."""
-    state = world.state / "codename"
-    state.mkdir(mode=0o700, exist_ok=True)
-    lock = state / "lock"
+    lock = state_lock(world)
     lock.touch(mode=0o600)
     return lock
 
@@ -62,7 +61,7 @@ def state_lock(world: World) -> Path:
 
 def test_a_claim_never_shares_the_lock(world: World) -> None:
     """Catches the lock taken shared (LOCK_SH): two claims could then both see a name free."""
-    lock = state_lock(world)
+    lock = made_state_lock(world)
     reader = hold_lock(world, lock, "--shared")
     try:
         r = world.run("claim", "--pid", str(world.sleeper().pid))
@@ -76,7 +75,7 @@ def test_a_claim_never_shares_the_lock(world: World) -> None:
 def test_a_claim_killed_while_it_holds_the_lock_never_wedges_the_next(world: World) -> None:
     # strace holds the claim still right after its flock() returned: the lock is its own.
     strace = require_strace()
-    lock = state_lock(world)
+    lock = made_state_lock(world)
     victim = world.sleeper()
     tracer = subprocess.Popen(
         [strace, "-qq", "-o", "/dev/null", "-e", "trace=flock",
@@ -104,7 +103,7 @@ def test_a_claim_killed_while_it_holds_the_lock_never_wedges_the_next(world: Wor
 
 def test_a_shell_start_gives_up_on_a_stuck_lock_with_one_line_and_no_name(
         world: World, terminal: OpenTerminal) -> None:
-    lock = state_lock(world)
+    lock = made_state_lock(world)
     stuck = hold_lock(world, lock)  # holds it far longer than any shell start may wait
     try:
         write_rc(world, "bash")

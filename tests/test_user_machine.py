@@ -30,6 +30,7 @@ from helpers import (
     end_session,
     hold_lock,
     lock_is_held,
+    state_lock,
     wait_for,
     who,
 )
@@ -37,12 +38,6 @@ from helpers import (
 from codename_shell import config
 from codename_shell.allocator import Allocator
 from codename_shell.sources.ledger import COMPACT_AFTER, LEDGER_MAX
-
-
-def state_lock(world: World) -> Path:
-    state = world.state / "codename"
-    state.mkdir(mode=0o700, exist_ok=True)
-    return state / "lock"
 
 
 def live_names(world: World) -> list[str]:
