@@ -43,6 +43,7 @@ __codename_leased=''
 __codename_until=0
 __codename_renew_by=0
 __codename_revived=0
+__codename_next=0 # see __codename_next_due
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 __codename_seen=''
@@ -185,23 +186,39 @@ __codename_read_lease() {
 # host-qualified here at the moment their leases may end in Redis.
 __codename_show() {
     local name=$__codename_held full=$__codename_held_full up='' rest
+    __codename_next=999999999999 # no deadline: nothing here changes with time
     if [[ -n $__codename_lease && -n $name && $name != *@* ]]; then
         { read -r up rest </proc/uptime; } 2>/dev/null || up=''
         up=${up%%.*}
+        __codename_next=0
         if [[ -z $up || $up == *[!0-9]* || $__codename_leased != "$name" ]] ||
             ((up >= __codename_until)); then
             name+=$__codename_qualifier
             full+=$__codename_qualifier
         fi
-        if [[ -n $up && $up != *[!0-9]* ]] &&
-            ((up >= __codename_renew_by && up >= __codename_revived)); then
-            __codename_revive "$up"
+        if [[ -n $up && $up != *[!0-9]* ]]; then
+            if ((up >= __codename_renew_by && up >= __codename_revived)); then
+                __codename_revive "$up"
+            fi
+            __codename_next_due "$name"
         fi
     fi
     if [[ -z $name ]]; then
         unset CODENAME CODENAME_FULL
     elif [[ ${CODENAME-} != "$name" || ${CODENAME_FULL-} != "$full" ]]; then
         export CODENAME="$name" CODENAME_FULL="$full"
+    fi
+    return 0
+}
+
+# The uptime at which what __codename_show decided may change with time alone: the renewal
+# falling due (or the next revival allowed), and while the name is shown plain, its
+# deadline. Until then a draw that finds the presence and lease files as last read shows
+# what it showed (see __codename_prompt).
+__codename_next_due() {
+    __codename_next=$((__codename_renew_by > __codename_revived ? __codename_renew_by : __codename_revived))
+    if [[ $1 != *@* ]] && ((__codename_until < __codename_next)); then
+        __codename_next=$__codename_until
     fi
     return 0
 }
@@ -376,17 +393,29 @@ __codename_refresh() {
 # it (see __codename_refresh), and PS1 and what decides the decoration are as the last draw
 # left them. That is one test here, three stats, no function call and no builtin command
 # (each costs a few µs a draw: bench/README.md, where a draw's µs go). With a fleet, the
-# lease is looked at too: it runs out with time alone.
+# lease is looked at too, since it runs out with time alone: one more stat and a read of
+# /proc/uptime, and __codename_show only when something is due.
 __codename_prompt() {
     local status=$?
-    if [[ -n $__codename_lease ]]; then
-        __codename_show
-    fi
     if [[ -z ${FUNCNAME[1]-} && -f $__codename_presence &&
         $__codename_seen -nt $__codename_presence && ${PS1-} == "${__codename_ps1_set-}" &&
         "${CODENAME-}|${CODENAME_PROMPT-}|${NO_COLOR-}|${STARSHIP_SHELL-}|${BASHOPTS-}|$__codename_sgr" == \
-        "${__codename_state-}" && (-z $__codename_lease || $__codename_seen -nt $__codename_lease) ]]; then
-        return "$status"
+        "${__codename_state-}" ]]; then
+        if [[ -z $__codename_lease ]]; then
+            return "$status"
+        fi
+        # With a fleet: the lease file as last read, and the moment when what
+        # __codename_show decided may change (its deadline, its renewal) not come yet, by
+        # /proc/uptime read here: no call, no /dev/null opened.
+        if [[ $__codename_seen -nt $__codename_lease && -r /proc/uptime ]] &&
+            read -r __codename_up __codename_rest </proc/uptime &&
+            [[ -n ${__codename_up%%.*} && ${__codename_up%%.*} != *[!0-9]* ]] &&
+            ((${__codename_up%%.*} < __codename_next)); then
+            return "$status"
+        fi
+    fi
+    if [[ -n $__codename_lease ]]; then
+        __codename_show
     fi
     if [[ -n ${FUNCNAME[1]-} ]]; then
         # Run by another prompt function (starship keeps the PROMPT_COMMAND it found and runs

@@ -35,6 +35,7 @@ set -g __codename_leased ''
 set -g __codename_until 0
 set -g __codename_renew_by 0
 set -g __codename_revived 0
+set -g __codename_next 0 # see __codename_next_due
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 set -g __codename_seen ''
@@ -153,10 +154,12 @@ end
 function __codename_show
     set -l name $__codename_held
     set -l full $__codename_held_full
+    set -g __codename_next 999999999999 # no deadline: nothing here changes with time
     if test -n "$__codename_lease" -a -n "$name"; and not string match -q '*@*' -- $name
         set -l up ''
         read -l line </proc/uptime 2>/dev/null
         and set up (string split -m1 . -- (string split -m1 ' ' -- $line)[1])[1]
+        set -g __codename_next 0
         if not string match -qr '^[0-9]{1,12}$' -- "$up"
             set name $name$__codename_qualifier
             set full $full$__codename_qualifier
@@ -168,6 +171,7 @@ function __codename_show
             if test $up -ge $__codename_renew_by -a $up -ge $__codename_revived
                 __codename_revive $up
             end
+            __codename_next_due $name
         end
     end
     if test -z "$name"
@@ -176,6 +180,19 @@ function __codename_show
     else if test "$CODENAME" != "$name" -o "$CODENAME_FULL" != "$full"
         set -gx CODENAME $name
         set -gx CODENAME_FULL $full
+    end
+    return 0
+end
+
+# The uptime at which what __codename_show decided may change with time alone: the renewal
+# falling due (or the next revival allowed), and while the name is shown plain, its
+# deadline. Until then a draw that finds the presence and lease files as last read shows
+# what it showed (see __codename_on_prompt).
+function __codename_next_due
+    set -g __codename_next $__codename_renew_by
+    test $__codename_revived -gt $__codename_next; and set -g __codename_next $__codename_revived
+    if not string match -q '*@*' -- $argv[1]; and test $__codename_until -lt $__codename_next
+        set -g __codename_next $__codename_until
     end
     return 0
 end
@@ -355,12 +372,20 @@ function __codename_install
             end
         end
     else
+        # With a fleet, the lease too: the file as last read, and the moment when what
+        # __codename_show decided may change with time alone (its deadline, its renewal) not
+        # come yet, by /proc/uptime read here.
         function __codename_on_prompt --on-event fish_prompt
             if test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
                 and begin
                     not test -e "$__codename_lease"; or test "$__codename_seen" -nt "$__codename_lease"
                 end
-                __codename_show # a lease runs out with time alone: looked at every draw
+                if not test -r /proc/uptime
+                    or not read -l -d . up rest </proc/uptime
+                    or not string match -qr '^[0-9]{1,12}$' -- "$up"
+                    or test "$up" -ge $__codename_next
+                    __codename_show
+                end
             else
                 __codename_on_change
             end

@@ -46,7 +46,9 @@ typeset -g __codename_row=$'\n'
 typeset -g __codename_held='' __codename_held_full='' __codename_leased=''
 # The colour [Name] is painted in (see __codename_set_colour): a 256-colour index, or empty.
 typeset -g __codename_colour=''
-typeset -g __codename_until=0 __codename_renew_by=0 __codename_revived=0
+typeset -g __codename_until=0 __codename_renew_by=0 __codename_revived=0 __codename_next=0
+# What a draw with a fleet reads of /proc/uptime (see __codename_precmd).
+typeset -g __codename_up='' __codename_rest=''
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 typeset -g __codename_seen=''
@@ -149,17 +151,19 @@ __codename_read_lease() {
 # host-qualified here at the moment their leases may end in Redis.
 __codename_show() {
   local name=$__codename_held full=$__codename_held_full up='' rest
+  __codename_next=999999999999  # no deadline: nothing here changes with time
   if [[ -n $__codename_lease && -n $name && $name != *@* ]]; then
     { read -r up rest < /proc/uptime } 2>/dev/null || up=''
     up=${up%%.*}
+    __codename_next=0
     if [[ -z $up || $up == *[^0-9]* || $__codename_leased != "$name" ]] ||
         (( up >= __codename_until )); then
       name+=$__codename_qualifier
       full+=$__codename_qualifier
     fi
-    if [[ -n $up && $up != *[^0-9]* ]] &&
-        (( up >= __codename_renew_by && up >= __codename_revived )); then
-      __codename_revive $up
+    if [[ -n $up && $up != *[^0-9]* ]]; then
+      (( up >= __codename_renew_by && up >= __codename_revived )) && __codename_revive $up
+      __codename_next_due $name
     fi
   fi
   if [[ -z $name ]]; then
@@ -167,6 +171,16 @@ __codename_show() {
   elif [[ ${CODENAME-} != "$name" || ${CODENAME_FULL-} != "$full" ]]; then
     export CODENAME=$name CODENAME_FULL=$full
   fi
+  return 0
+}
+
+# The uptime at which what __codename_show decided may change with time alone: the renewal
+# falling due (or the next revival allowed), and while the name is shown plain, its
+# deadline. Until then a draw that finds the presence and lease files as last read shows
+# what it showed (see __codename_precmd).
+__codename_next_due() {
+  __codename_next=$(( __codename_renew_by > __codename_revived ? __codename_renew_by : __codename_revived ))
+  [[ $1 != *@* ]] && (( __codename_until < __codename_next )) && __codename_next=$__codename_until
   return 0
 }
 
@@ -383,10 +397,17 @@ __codename_precmd() {
       ${precmd_functions[-1]-} == __codename_precmd_last &&
       ${__codename_titles_key-} == "${precmd_functions[*]-}|${preexec_functions[*]-}|${+functions[title]}|${+functions[precmd]}|${+functions[preexec]}|${+functions[p10k]}" ]]; then
     [[ -z $__codename_lease ]] && return 0
+    # With a fleet: the lease file as last read, and the moment when what __codename_show
+    # decided may change with time alone (its deadline, its renewal) not come yet, by
+    # /proc/uptime read here. zsh's -nt is false when the second file is missing: a lease
+    # file not there (yet) takes the way below.
+    if [[ $__codename_seen -nt $__codename_lease && -r /proc/uptime ]] &&
+        read -r __codename_up __codename_rest < /proc/uptime &&
+        [[ -n ${__codename_up%%.*} && ${__codename_up%%.*} != *[^0-9]* ]] &&
+        (( ${__codename_up%%.*} < __codename_next )); then
+      return 0
+    fi
     emulate -L zsh
-    # With a fleet: the lease file as last read (zsh's -nt is false when the second file is
-    # missing: one not there yet is looked for by -e), and the lease, which runs out with
-    # time alone, looked at every draw.
     if [[ ! -e $__codename_lease || $__codename_seen -nt $__codename_lease ]]; then
       __codename_show
       return 0

@@ -56,6 +56,10 @@ class Mutant:
 
 REACH = "tests/test_reach.py::"
 HCACHE = "tests/test_history_cache.py::"
+LAPSE_AT_NEXT_DRAW = ("tests/test_fleet_leases.py::test_a_lease_its_keeper_gives_up_is_shown_"
+                      "given_up_at_the_next_draw")
+NO_PLAIN_PAST_DEADLINE = ("tests/test_fleet_leases.py::test_no_draw_shows_a_plain_name_past_the_"
+                          "deadline_of_its_lease_file")
 
 MUTANTS = (
     Mutant("a", "pid-namespace check removed from liveness",
@@ -412,6 +416,24 @@ MUTANTS = (
            "\n      return 0\n",
            ("tests/test_fleet_leases.py::test_a_prompt_shows_the_qualified_name_once_the_lease_"
             "may_lapse_and_revives_the_keeper[zsh]",)),
+    Mutant("bw", "bash's next look at the lease waits for the renewal, past the deadline",
+           "shell/codename.bash", r"\(\(__codename_until < __codename_next\)\)", "((0))",
+           (NO_PLAIN_PAST_DEADLINE + "[bash]",)),
+    Mutant("bx", "zsh's next look at the lease waits for the renewal, past the deadline",
+           "shell/codename.zsh", r"\(\( __codename_until < __codename_next \)\)", "(( 0 ))",
+           (NO_PLAIN_PAST_DEADLINE + "[zsh]",)),
+    Mutant("by", "fish's next look at the lease waits for the renewal, past the deadline",
+           "shell/codename.fish", r"test \$__codename_until -lt \$__codename_next",
+           "false", (NO_PLAIN_PAST_DEADLINE + "[fish]",)),
+    Mutant("bz", "bash's short way with a fleet trusts the lease it read, whatever the time",
+           "shell/codename.bash", r"\(\(\$\{__codename_up%%\.\*\} < __codename_next\)\)",
+           "((1))", (NO_PLAIN_PAST_DEADLINE + "[bash]",)),
+    Mutant("ca", "bash's short way with a fleet no longer looks whether the lease file changed",
+           "shell/codename.bash", r"\[\[ \$__codename_seen -nt \$__codename_lease && -r ",
+           "[[ -r ", (LAPSE_AT_NEXT_DRAW + "[bash]",)),
+    Mutant("cb", "zsh's short way with a fleet no longer looks whether the lease file changed",
+           "shell/codename.zsh", r"\[\[ \$__codename_seen -nt \$__codename_lease && -r ",
+           "[[ -r ", (LAPSE_AT_NEXT_DRAW + "[zsh]",)),
 )
 
 

@@ -454,6 +454,69 @@ def test_a_prompt_shows_the_qualified_name_once_the_lease_may_lapse_and_revives_
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+def test_no_draw_shows_a_plain_name_past_the_deadline_of_its_lease_file(
+        fleet_world: World, redis: RedisServer, terminal: OpenTerminal, shell: str) -> None:
+    """A draw with nothing new skips __codename_show until the moment it computed (its
+    renewal or deadline). Drawing all through a lapse, past the renewal (where a stopped
+    keeper's holder is "revived", which moves the next revival 10 s on) and the deadline,
+    no draw may show the plain name once /proc/uptime has reached the lease file's deadline.
+    A lease of 9 s: with 3 s, the renewal falls due with the deadline, not before it."""
+    world = fleet_world
+    lease_s = 9
+    world.write_config(fleet_config(redis.url(), lease=lease_s))
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert t.ask('"$CODENAME"') == "Michael"
+    ident = t.ask('"$CODENAME_ID"')
+    lease = world.runtime / "codename-fleet" / f"{ident}.lease"
+    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
+    for pid in keepers:  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)
+    shown: list[str] = []
+    try:
+        end = time.monotonic() + lease_s + 2
+        while time.monotonic() < end:
+            before = float(Path("/proc/uptime").read_text().split()[0])
+            drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(""))
+            assert drawn, "a draw without the name"
+            shown.append(drawn[-1])
+            if "@" not in drawn[-1]:
+                deadline = int(lease.read_text().split("\t")[0])
+                assert before < deadline, (drawn[-1], before, deadline)
+            time.sleep(0.1)
+    finally:
+        for pid in keepers:  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGCONT)
+    assert "Michael" in shown and "@" in shown[-1], shown  # plain, then past the deadline
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_lease_its_keeper_gives_up_is_shown_given_up_at_the_next_draw(
+        fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
+    """When Redis says the name is another's, the keeper sets the deadline to 0 at once
+    (`lease.lapse`): the very next draw shows the host-qualified name, long before the
+    renewal that a draw with nothing new waits for."""
+    from codename_shell.fleet import lease
+
+    world = fleet_world
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert t.ask('"$CODENAME"') == "Michael"
+    ident = t.ask('"$CODENAME_ID"')
+    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
+    for pid in keepers:  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)  # no renewal may undo the lapse meanwhile
+    try:
+        assert "[Michael]" in t.run("")
+        lease.lapse(str(world.runtime / "codename-fleet"), ident, "Michael")
+        drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(""))
+        assert drawn and "@" in drawn[-1], drawn
+    finally:
+        for pid in keepers:  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 def test_a_fleet_prompt_starts_no_process_while_the_lease_lives(
         fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
     world = fleet_world
