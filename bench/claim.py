@@ -4,13 +4,15 @@ Every holder is a real `sleep` process with a real identity (pid, start time, bo
 host, pid namespace read from /proc by codename's own `liveness.identify`), written into each
 world's presence dir and ledger by codename's own writers (`PresenceSource.record`,
 `LedgerSource.append`), with the names a run of real claims hands out in that order (the cast,
-then "Michael 2" …), each a terminal as `codename init` leaves one: its presence file with the
-`.seen` and `.exit` scratch files beside it (three entries of the runtime dir a holder). One
-process writes a whole world: 5,000 real claims one after another would take minutes and
-measure nothing more. `codename who --json` must list exactly N live
-holders in each world before anything is timed. Each timed claim (`codename claim --pid P`,
-the process's wall time) is for a fresh `sleep`, released untimed afterwards, so the count
-stays put; the worlds take turns (0, 10, …, 5,000, then back), as in every comparison.
+then "Michael 2" …) and a colour each, as a claim records one (without it, every claim would
+work out 1,000 colours from names: a millisecond or two no real world costs), each a terminal
+as `codename init` leaves one: its presence file with the `.seen` and `.exit` scratch files
+beside it (three entries of the runtime dir a holder). One process writes a whole world: 5,000
+real claims one after another would take minutes and measure nothing more. `codename who
+--json` must list exactly N live holders in each world before anything is timed. Each timed
+claim (`codename claim --pid P`, the process's wall time) is for a fresh `sleep`, released
+untimed afterwards, so the count stays put; the worlds take turns (0, 10, …, 5,000, then
+back), as in every comparison.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ TARGETS = {150: 1.2, 1000: 1.2}  # issue 20 (issue 12 asked 1.5x at 1,000; issue
 POPULATE = """import sys
 from codename_shell import config, hook, liveness, paths
 from codename_shell.allocator import Allocator
+from codename_shell.colours import PALETTE
 from codename_shell.holders import Holder
 
 settings = config.load()
@@ -52,8 +55,10 @@ rows = []
 terminals = sys.argv[1] == "terminal"
 for pid, (short, full) in zip(map(int, sys.argv[2:]), names()):
     me = liveness.identify(pid)
+    # Each with a colour, as a claim records one (colours.pick: the palette in turn).
     holder = Holder(short, full=full, kind=sys.argv[1], pid=pid, start=me.start, boot=me.boot,
-                    host=me.host, ns=me.ns, machine=me.machine, theme=theme)
+                    host=me.host, ns=me.ns, machine=me.machine, theme=theme,
+                    colour=PALETTE[len(rows) % len(PALETTE)])
     allocator.presence.record(holder)
     if terminals:  # what `codename init` makes beside a terminal's presence file
         presence = allocator.presence.path_for(holder)
