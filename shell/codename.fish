@@ -331,6 +331,10 @@ function codename --description 'codename, following this terminal\'s name'
     end
     set -l rc $status
     __codename_sync
+    # A fish_prompt or fish_title defined since (`fish_config prompt choose`, a prompt
+    # framework set up at the prompt) replaced our wrapper: the name goes back into it now,
+    # as the bash and zsh hooks are put back by the next `codename` command.
+    set -q __codename_installed; and __codename_wrap
     return $rc
 end
 

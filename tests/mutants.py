@@ -434,6 +434,10 @@ MUTANTS = (
     Mutant("cb", "zsh's short way with a fleet no longer looks whether the lease file changed",
            "shell/codename.zsh", r"\[\[ \$__codename_seen -nt \$__codename_lease && -r ",
            "[[ -r ", (LAPSE_AT_NEXT_DRAW + "[zsh]",)),
+    Mutant("cc", "fish's codename command leaves a fish_prompt defined since without the name",
+           "shell/codename.fish", r"set -q __codename_installed; and __codename_wrap\n", "\n",
+           ("tests/test_user_rc.py::test_a_fish_prompt_defined_at_the_prompt_gets_the_name_from_"
+            "the_next_codename_command",)),
 )
 
 

@@ -167,6 +167,24 @@ def test_starship_initialised_after_the_hook_shows_the_name_from_the_first_promp
         assert shown.count("Michael") == 1, shown[-300:]
 
 
+def test_a_fish_prompt_defined_at_the_prompt_gets_the_name_from_the_next_codename_command(
+        world: World, terminal: OpenTerminal) -> None:
+    """A fish_prompt defined after the start (`fish_config prompt choose`, a framework set up
+    at the prompt) replaces the wrapper that shows the name. The next `codename` command puts
+    the name back into the new prompt, as bash and zsh get their hook back."""
+    write_rc(world, "fish")
+    t = terminal("fish")
+    assert t.ask('"$CODENAME"') == "Michael"
+    # Typed so that the line echoed as it is typed holds no `P> ` (the harness waits for it).
+    assert t.run("function fish_prompt; printf 'new P'; printf '> '; end").endswith("new P> ")
+    assert "[Michael]" not in t.run("")  # what the user's own definition did
+
+    after = t.run("codename who >/dev/null")
+
+    assert after.endswith(shows("Michael", "new P> ")), after[-200:]
+    assert t.run("").endswith(shows("Michael", "new P> "))
+
+
 # --- strict options -------------------------------------------------------------------------
 
 NOCLOBBER = {"bash": "set -o noclobber\n", "zsh": "setopt no_clobber\n"}
