@@ -365,7 +365,8 @@ __codename_refresh() {
         __codename_mail
     fi
     if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ||
-        ! $__codename_seen -nt $__codename_lease ]]; then
+        ! $__codename_seen -nt $__codename_lease ||
+        (-n $__codename_lease && ! -f $__codename_lease && ${CODENAME-} != *@*) ]]; then
         __codename_sync
     fi
     # What decides the decoration; while neither it nor PS1 changed, PS1 is as we left it.
@@ -404,10 +405,12 @@ __codename_prompt() {
         if [[ -z $__codename_lease ]]; then
             return "$status"
         fi
-        # With a fleet: the lease file as last read, and the moment when what
-        # __codename_show decided may change (its deadline, its renewal) not come yet, by
-        # /proc/uptime read here: no call, no /dev/null opened.
-        if [[ $__codename_seen -nt $__codename_lease && -r /proc/uptime ]] &&
+        # With a fleet: the lease file as last read (bash's -nt is true when it is missing:
+        # no file vouches for nothing, so a plain name needs it there), and the moment when
+        # what __codename_show decided may change (its deadline, its renewal) not come yet,
+        # by /proc/uptime read here: no call, no /dev/null opened.
+        if [[ (-f $__codename_lease || ${CODENAME-} == *@*) &&
+            $__codename_seen -nt $__codename_lease && -r /proc/uptime ]] &&
             read -r __codename_up __codename_rest </proc/uptime &&
             [[ -n ${__codename_up%%.*} && ${__codename_up%%.*} != *[!0-9]* ]] &&
             ((${__codename_up%%.*} < __codename_next)); then

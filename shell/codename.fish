@@ -36,6 +36,7 @@ set -g __codename_until 0
 set -g __codename_renew_by 0
 set -g __codename_revived 0
 set -g __codename_next 0 # see __codename_next_due
+set -g __codename_exported '' # the name __codename_show last exported
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 set -g __codename_seen ''
@@ -181,6 +182,7 @@ function __codename_show
         set -gx CODENAME $name
         set -gx CODENAME_FULL $full
     end
+    set -g __codename_exported $name
     return 0
 end
 
@@ -376,13 +378,18 @@ function __codename_install
             end
         end
     else
-        # With a fleet, the lease too: the file as last read, and the moment when what
-        # __codename_show decided may change with time alone (its deadline, its renewal) not
-        # come yet, by /proc/uptime read here.
+        # With a fleet, the lease too: $CODENAME as __codename_show left it, the file as last
+        # read (no file vouches for nothing: without one, only a name shown qualified
+        # already stays), and the moment when what __codename_show decided may change with
+        # time alone (its deadline, its renewal) not come yet, by /proc/uptime read here.
         function __codename_on_prompt --on-event fish_prompt
             if test -f "$__codename_presence" -a "$__codename_seen" -nt "$__codename_presence"
+                and test "$CODENAME" = "$__codename_exported"
                 and begin
-                    not test -e "$__codename_lease"; or test "$__codename_seen" -nt "$__codename_lease"
+                    test -e "$__codename_lease" -a "$__codename_seen" -nt "$__codename_lease"
+                    or begin
+                        not test -e "$__codename_lease"; and string match -q '*@*' -- "$CODENAME"
+                    end
                 end
                 if not test -r /proc/uptime
                     or not read -l -d . up rest </proc/uptime

@@ -47,8 +47,8 @@ typeset -g __codename_held='' __codename_held_full='' __codename_leased=''
 # The colour [Name] is painted in (see __codename_set_colour): a 256-colour index, or empty.
 typeset -g __codename_colour=''
 typeset -g __codename_until=0 __codename_renew_by=0 __codename_revived=0 __codename_next=0
-# What a draw with a fleet reads of /proc/uptime (see __codename_precmd).
-typeset -g __codename_up='' __codename_rest=''
+# The name __codename_show last exported (a draw with a fleet compares $CODENAME with it).
+typeset -g __codename_exported=''
 # Whose mtime says when this shell last read its presence file (made 0600 by the claim beside
 # it). A nested shell has none: it reads its holder's file at every prompt.
 typeset -g __codename_seen=''
@@ -171,6 +171,7 @@ __codename_show() {
   elif [[ ${CODENAME-} != "$name" || ${CODENAME_FULL-} != "$full" ]]; then
     export CODENAME=$name CODENAME_FULL=$full
   fi
+  __codename_exported=$name
   return 0
 }
 
@@ -397,18 +398,23 @@ __codename_precmd() {
       ${precmd_functions[-1]-} == __codename_precmd_last &&
       ${__codename_titles_key-} == "${precmd_functions[*]-}|${preexec_functions[*]-}|${+functions[title]}|${+functions[precmd]}|${+functions[preexec]}|${+functions[p10k]}" ]]; then
     [[ -z $__codename_lease ]] && return 0
-    # With a fleet: the lease file as last read, and the moment when what __codename_show
-    # decided may change with time alone (its deadline, its renewal) not come yet, by
-    # /proc/uptime read here. zsh's -nt is false when the second file is missing: a lease
-    # file not there (yet) takes the way below.
-    if [[ $__codename_seen -nt $__codename_lease && -r /proc/uptime ]] &&
+    # With a fleet: $CODENAME as __codename_show left it, the lease file as last read, and
+    # the moment when what __codename_show decided may change with time alone (its
+    # deadline, its renewal) not come yet, by /proc/uptime read here. zsh's -nt is false
+    # when the second file is missing: a lease file not there takes the way below.
+    local __codename_up __codename_rest  # set here, never in an enclosing scope
+    if [[ ${CODENAME-} == "$__codename_exported" && $__codename_seen -nt $__codename_lease &&
+        -r /proc/uptime ]] &&
         read -r __codename_up __codename_rest < /proc/uptime &&
         [[ -n ${__codename_up%%.*} && ${__codename_up%%.*} != *[^0-9]* ]] &&
         (( ${__codename_up%%.*} < __codename_next )); then
       return 0
     fi
     emulate -L zsh
-    if [[ ! -e $__codename_lease || $__codename_seen -nt $__codename_lease ]]; then
+    # No lease file vouches for nothing: without one, only a name shown qualified already
+    # stays as it is; a plain one takes the long way, which reads the lease (none) again.
+    if [[ $__codename_seen -nt $__codename_lease ||
+        ( ! -e $__codename_lease && ${CODENAME-} == *@* ) ]]; then
       __codename_show
       return 0
     fi
@@ -420,7 +426,8 @@ __codename_precmd() {
   # looked for by -e.
   if [[ ! -f $__codename_presence || ! $__codename_seen -nt $__codename_presence ]] ||
       [[ -n $__codename_lease && -e $__codename_lease &&
-        ! $__codename_seen -nt $__codename_lease ]]; then
+        ! $__codename_seen -nt $__codename_lease ]] ||
+      [[ -n $__codename_lease && ! -e $__codename_lease && ${CODENAME-} != *@* ]]; then
     __codename_sync
   elif [[ -n $__codename_lease ]]; then
     __codename_show  # a lease runs out with time alone: looked at every draw

@@ -56,6 +56,10 @@ class Mutant:
 
 REACH = "tests/test_reach.py::"
 HCACHE = "tests/test_history_cache.py::"
+LEASE_GONE = ("tests/test_fleet_leases.py::test_a_lease_file_that_is_gone_vouches_for_nothing_at_"
+              "the_next_draw")
+SET_BY_HAND = ("tests/test_fleet_leases.py::test_a_plain_name_set_by_hand_is_taken_back_at_the_"
+               "next_draw_with_a_fleet")
 LAPSE_AT_NEXT_DRAW = ("tests/test_fleet_leases.py::test_a_lease_its_keeper_gives_up_is_shown_"
                       "given_up_at_the_next_draw")
 NO_PLAIN_PAST_DEADLINE = ("tests/test_fleet_leases.py::test_no_draw_shows_a_plain_name_past_the_"
@@ -434,6 +438,35 @@ MUTANTS = (
     Mutant("cb", "zsh's short way with a fleet no longer looks whether the lease file changed",
            "shell/codename.zsh", r"\[\[ \$__codename_seen -nt \$__codename_lease && -r ",
            "[[ -r ", (LAPSE_AT_NEXT_DRAW + "[zsh]",)),
+    Mutant("cd", "bash's short way with a fleet trusts a lease file that is gone",
+           "shell/codename.bash", r"\(-f \$__codename_lease \|\| \$\{CODENAME-\} == \*@\*\) &&\n",
+           "\n", (LEASE_GONE + "[bash]",)),
+    Mutant("ce", "bash's long way does not read the lease again when its file is gone",
+           "shell/codename.bash",
+           r" \|\|\n        \(-n \$__codename_lease && ! -f \$__codename_lease && "
+           r"\$\{CODENAME-\} != \*@\*\)",
+           "", (LEASE_GONE + "[bash]",)),
+    Mutant("cf", "zsh shows what it last read of a lease file that is gone",
+           "shell/codename.zsh",
+           r"\$__codename_seen -nt \$__codename_lease \|\|\n        "
+           r"\( ! -e \$__codename_lease && \$\{CODENAME-\} == \*@\* \)",
+           "! -e $__codename_lease || $__codename_seen -nt $__codename_lease",
+           (LEASE_GONE + "[zsh]",)),
+    Mutant("cg", "zsh's short way with a fleet keeps a $CODENAME set by hand",
+           "shell/codename.zsh", r'\$\{CODENAME-\} == "\$__codename_exported" && ', "",
+           (SET_BY_HAND + "[zsh]",)),
+    Mutant("ch", "zsh's short way with a fleet sets its uptime variables outside its scope",
+           "shell/codename.zsh", r"    local __codename_up __codename_rest  #[^\n]*\n", "",
+           ("tests/test_fleet_leases.py::test_zsh_options_that_warn_about_scopes_stay_quiet_at_"
+            "fleet_draws",)),
+    Mutant("ci", "fish's handler with a fleet keeps a $CODENAME set by hand",
+           "shell/codename.fish",
+           r'\n                and test "\$CODENAME" = "\$__codename_exported"', "",
+           (SET_BY_HAND + "[fish]",)),
+    Mutant("cj", "fish shows what it last read of a lease file that is gone",
+           "shell/codename.fish",
+           r"not test -e \"\$__codename_lease\"; and string match -q '\*@\*' -- \"\$CODENAME\"",
+           'not test -e "$__codename_lease"', (LEASE_GONE + "[fish]",)),
     Mutant("cc", "fish's codename command leaves a fish_prompt defined since without the name",
            "shell/codename.fish", r"set -q __codename_installed; and __codename_wrap\n", "\n",
            ("tests/test_user_rc.py::test_a_fish_prompt_defined_at_the_prompt_gets_the_name_from_"

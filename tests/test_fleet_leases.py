@@ -517,6 +517,77 @@ def test_a_lease_its_keeper_gives_up_is_shown_given_up_at_the_next_draw(
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+def test_a_lease_file_that_is_gone_vouches_for_nothing_at_the_next_draw(
+        fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
+    """The keeper removes the lease file where it cannot write a lapse (a full runtime dir),
+    and when the fleet forgets the holder's lease: the name it vouched for must not stay
+    plain on the strength of the deadline read before."""
+    world = fleet_world
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert t.ask('"$CODENAME"') == "Michael"
+    ident = t.ask('"$CODENAME_ID"')
+    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
+    for pid in keepers:  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)  # no renewal may write it back meanwhile
+    try:
+        assert "[Michael]" in t.run("")
+        (world.runtime / "codename-fleet" / f"{ident}.lease").unlink()
+        for _ in range(3):
+            drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(""))
+            assert drawn and "@" in drawn[-1], drawn
+        assert "@" in t.ask('"$CODENAME"')
+    finally:
+        for pid in keepers:  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGCONT)
+
+
+SET_BY_HAND = {"bash": "export CODENAME=Michael", "zsh": "export CODENAME=Michael",
+               "fish": "set -gx CODENAME Michael"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_plain_name_set_by_hand_is_taken_back_at_the_next_draw_with_a_fleet(
+        fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
+    """Once the lease is given up, `$CODENAME` set back to the plain name by hand (or by a
+    script) is what the prompt would show: the next draw puts the qualified name back."""
+    from codename_shell.fleet import lease
+
+    world = fleet_world
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert t.ask('"$CODENAME"') == "Michael"
+    ident = t.ask('"$CODENAME_ID"')
+    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
+    for pid in keepers:  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        lease.lapse(str(world.runtime / "codename-fleet"), ident, "Michael", final=True)
+        t.run("")
+        qualified = t.ask('"$CODENAME"')
+        assert qualified.startswith("Michael@"), qualified
+        drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(SET_BY_HAND[shell]))
+        assert drawn == [qualified], drawn
+        assert t.ask('"$CODENAME"') == qualified
+    finally:
+        for pid in keepers:  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_zsh_options_that_warn_about_scopes_stay_quiet_at_fleet_draws(
+        fleet_world: World, terminal: OpenTerminal) -> None:
+    """A fleet draw's short way runs before `emulate -L zsh`, under the user's options: with
+    warn_nested_var or warn_create_global, a variable it set outside its own scope was a
+    warning at every prompt."""
+    write_rc(fleet_world, "zsh", after="setopt warn_nested_var warn_create_global nounset\n")
+    t = terminal("zsh")
+    assert t.ask('"$CODENAME"') == "Michael"
+    shown = "".join(t.run("") for _ in range(3))
+    assert "[Michael]" in shown
+    assert "scope" not in shown and "created globally" not in shown, shown
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 def test_a_fleet_prompt_starts_no_process_while_the_lease_lives(
         fleet_world: World, terminal: OpenTerminal, shell: str) -> None:
     world = fleet_world
