@@ -467,6 +467,10 @@ MUTANTS = (
            "shell/codename.fish",
            r"not test -e \"\$__codename_lease\"; and string match -q '\*@\*' -- \"\$CODENAME\"",
            'not test -e "$__codename_lease"', (LEASE_GONE + "[fish]",)),
+    Mutant("ck", "a row's colour is taken past 255",
+           "codename_shell/holders.py", r"return value if value <= 255 else None",
+           "return value",
+           ("tests/test_fast_paths.py::test_the_fast_parser_reads_every_row_as_the_old_one_did",)),
     Mutant("cc", "fish's codename command leaves a fish_prompt defined since without the name",
            "shell/codename.fish", r"set -q __codename_installed; and __codename_wrap\n", "\n",
            ("tests/test_user_rc.py::test_a_fish_prompt_defined_at_the_prompt_gets_the_name_from_"

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -414,6 +415,21 @@ def keepers_of(world: World) -> list[int]:
     return found
 
 
+@contextmanager
+def keepers_stopped(world: World) -> Iterator[list[int]]:
+    """The host's keepers stopped (SIGSTOP) for the block, so that no renewal or lapse is
+    written meanwhile; their pids."""
+    wait_for(lambda: keepers_of(world), "a keeper", 10)
+    keepers = keepers_of(world)
+    for pid in keepers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield keepers
+    finally:
+        for pid in keepers:
+            os.kill(pid, signal.SIGCONT)
+
+
 @pytest.fixture
 def fleet_world(world: World, redis: RedisServer) -> Iterator[World]:
     world.write_config(fleet_config(redis.url()))
@@ -428,18 +444,12 @@ def test_a_prompt_shows_the_qualified_name_once_the_lease_may_lapse_and_revives_
     write_rc(world, shell)
     t = terminal(shell)
     assert t.ask('"$CODENAME"') == "Michael"
-    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
-    for pid in keepers:  # type: ignore[union-attr]
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with keepers_stopped(world):
         time.sleep(LEASE + 1)  # the lease may have lapsed: nobody renewed it
         t.run("")  # a draw
         name = t.ask('"$CODENAME"')
         assert re.fullmatch(r"Michael@[^ ]+~[0-9a-f]{6}", name), name
         assert f"[{name}]" in t.run("")  # the prompt shows what $CODENAME says
-    finally:
-        for pid in keepers:  # type: ignore[union-attr]
-            os.kill(pid, signal.SIGCONT)
     wait_for(lambda: t.run("") is not None and t.ask('"$CODENAME"') == "Michael",
              "the plain name back", 4 * LEASE)
     # A keeper that died is started again by the prompt that finds its lease overdue.
@@ -451,6 +461,11 @@ def test_a_prompt_shows_the_qualified_name_once_the_lease_may_lapse_and_revives_
              4 * LEASE)
     wait_for(lambda: t.run("") is not None and t.ask('"$CODENAME"') == "Michael",
              "the plain name back", 4 * LEASE)
+
+
+def names_drawn(output: str) -> list[str]:
+    """The `[Michael…]` names a draw's output shows, plain or host-qualified."""
+    return re.findall(r"\[(Michael[^\]]*)\]", output)
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -469,24 +484,18 @@ def test_no_draw_shows_a_plain_name_past_the_deadline_of_its_lease_file(
     assert t.ask('"$CODENAME"') == "Michael"
     ident = t.ask('"$CODENAME_ID"')
     lease = world.runtime / "codename-fleet" / f"{ident}.lease"
-    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
-    for pid in keepers:  # type: ignore[union-attr]
-        os.kill(pid, signal.SIGSTOP)
     shown: list[str] = []
-    try:
+    with keepers_stopped(world):
         end = time.monotonic() + lease_s + 2
         while time.monotonic() < end:
             before = float(Path("/proc/uptime").read_text().split()[0])
-            drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(""))
+            drawn = names_drawn(t.run(""))
             assert drawn, "a draw without the name"
             shown.append(drawn[-1])
             if "@" not in drawn[-1]:
                 deadline = int(lease.read_text().split("\t")[0])
                 assert before < deadline, (drawn[-1], before, deadline)
             time.sleep(0.1)
-    finally:
-        for pid in keepers:  # type: ignore[union-attr]
-            os.kill(pid, signal.SIGCONT)
     assert "Michael" in shown and "@" in shown[-1], shown  # plain, then past the deadline
 
 
@@ -503,17 +512,11 @@ def test_a_lease_its_keeper_gives_up_is_shown_given_up_at_the_next_draw(
     t = terminal(shell)
     assert t.ask('"$CODENAME"') == "Michael"
     ident = t.ask('"$CODENAME_ID"')
-    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
-    for pid in keepers:  # type: ignore[union-attr]
-        os.kill(pid, signal.SIGSTOP)  # no renewal may undo the lapse meanwhile
-    try:
+    with keepers_stopped(world):  # no renewal may undo the lapse meanwhile
         assert "[Michael]" in t.run("")
         lease.lapse(str(world.runtime / "codename-fleet"), ident, "Michael")
-        drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(""))
+        drawn = names_drawn(t.run(""))
         assert drawn and "@" in drawn[-1], drawn
-    finally:
-        for pid in keepers:  # type: ignore[union-attr]
-            os.kill(pid, signal.SIGCONT)
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -527,19 +530,13 @@ def test_a_lease_file_that_is_gone_vouches_for_nothing_at_the_next_draw(
     t = terminal(shell)
     assert t.ask('"$CODENAME"') == "Michael"
     ident = t.ask('"$CODENAME_ID"')
-    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
-    for pid in keepers:  # type: ignore[union-attr]
-        os.kill(pid, signal.SIGSTOP)  # no renewal may write it back meanwhile
-    try:
+    with keepers_stopped(world):  # no renewal may write it back meanwhile
         assert "[Michael]" in t.run("")
         (world.runtime / "codename-fleet" / f"{ident}.lease").unlink()
         for _ in range(3):
-            drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(""))
+            drawn = names_drawn(t.run(""))
             assert drawn and "@" in drawn[-1], drawn
         assert "@" in t.ask('"$CODENAME"')
-    finally:
-        for pid in keepers:  # type: ignore[union-attr]
-            os.kill(pid, signal.SIGCONT)
 
 
 SET_BY_HAND = {"bash": "export CODENAME=Michael", "zsh": "export CODENAME=Michael",
@@ -558,20 +555,13 @@ def test_a_plain_name_set_by_hand_is_taken_back_at_the_next_draw_with_a_fleet(
     t = terminal(shell)
     assert t.ask('"$CODENAME"') == "Michael"
     ident = t.ask('"$CODENAME_ID"')
-    keepers = wait_for(lambda: keepers_of(world), "a keeper", 10)
-    for pid in keepers:  # type: ignore[union-attr]
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with keepers_stopped(world):
         lease.lapse(str(world.runtime / "codename-fleet"), ident, "Michael", final=True)
         t.run("")
         qualified = t.ask('"$CODENAME"')
         assert qualified.startswith("Michael@"), qualified
-        drawn = re.findall(r"\[(Michael[^\]]*)\]", t.run(SET_BY_HAND[shell]))
-        assert drawn == [qualified], drawn
+        assert names_drawn(t.run(SET_BY_HAND[shell])) == [qualified]
         assert t.ask('"$CODENAME"') == qualified
-    finally:
-        for pid in keepers:  # type: ignore[union-attr]
-            os.kill(pid, signal.SIGCONT)
 
 
 def test_zsh_options_that_warn_about_scopes_stay_quiet_at_fleet_draws(
