@@ -33,7 +33,7 @@ from fleet_hosts import (
     wait_for,
 )
 from helpers import marker_line, processes_after, require_strace
-from terminals import OpenTerminal, shell_argv, write_rc
+from terminals import OpenTerminal, Terminal, shell_argv, write_rc
 
 MakeHost = Callable[..., Host]
 SHELLS = ("bash", "zsh", "fish")
@@ -463,6 +463,22 @@ def test_a_prompt_shows_the_qualified_name_once_the_lease_may_lapse_and_revives_
              "the plain name back", 4 * LEASE)
 
 
+def michael_leased(world: World, terminal: OpenTerminal, shell: str) -> tuple[Terminal, str]:
+    """A terminal of `shell` in the fleet world, holding Michael; its holder's ident (whose
+    lease file is `lease.path(fleet_dir(world), ident)`)."""
+    write_rc(world, shell)
+    t = terminal(shell)
+    assert t.ask('"$CODENAME"') == "Michael"
+    return t, t.ask('"$CODENAME_ID"')
+
+
+def fleet_dir(world: World) -> str:
+    """Where the keeper writes the lease files of `world`'s holders."""
+    from codename_shell import fleet
+
+    return fleet.directory(str(world.presence_dir))
+
+
 def names_drawn(output: str) -> list[str]:
     """The `[Michael…]` names a draw's output shows, plain or host-qualified."""
     return re.findall(r"\[(Michael[^\]]*)\]", output)
@@ -476,14 +492,13 @@ def test_no_draw_shows_a_plain_name_past_the_deadline_of_its_lease_file(
     keeper's holder is "revived", which moves the next revival 10 s on) and the deadline,
     no draw may show the plain name once /proc/uptime has reached the lease file's deadline.
     A lease of 9 s: with 3 s, the renewal falls due with the deadline, not before it."""
+    from codename_shell.fleet import lease
+
     world = fleet_world
     lease_s = 9
     world.write_config(fleet_config(redis.url(), lease=lease_s))
-    write_rc(world, shell)
-    t = terminal(shell)
-    assert t.ask('"$CODENAME"') == "Michael"
-    ident = t.ask('"$CODENAME_ID"')
-    lease = world.runtime / "codename-fleet" / f"{ident}.lease"
+    t, ident = michael_leased(world, terminal, shell)
+    lease_file = Path(lease.path(fleet_dir(world), ident))
     shown: list[str] = []
     with keepers_stopped(world):
         end = time.monotonic() + lease_s + 2
@@ -493,7 +508,7 @@ def test_no_draw_shows_a_plain_name_past_the_deadline_of_its_lease_file(
             assert drawn, "a draw without the name"
             shown.append(drawn[-1])
             if "@" not in drawn[-1]:
-                deadline = int(lease.read_text().split("\t")[0])
+                deadline = int(lease_file.read_text().split("\t")[0])
                 assert before < deadline, (drawn[-1], before, deadline)
             time.sleep(0.1)
     assert "Michael" in shown and "@" in shown[-1], shown  # plain, then past the deadline
@@ -508,13 +523,10 @@ def test_a_lease_its_keeper_gives_up_is_shown_given_up_at_the_next_draw(
     from codename_shell.fleet import lease
 
     world = fleet_world
-    write_rc(world, shell)
-    t = terminal(shell)
-    assert t.ask('"$CODENAME"') == "Michael"
-    ident = t.ask('"$CODENAME_ID"')
+    t, ident = michael_leased(world, terminal, shell)
     with keepers_stopped(world):  # no renewal may undo the lapse meanwhile
         assert "[Michael]" in t.run("")
-        lease.lapse(str(world.runtime / "codename-fleet"), ident, "Michael")
+        lease.lapse(fleet_dir(world), ident, "Michael")
         drawn = names_drawn(t.run(""))
         assert drawn and "@" in drawn[-1], drawn
 
@@ -525,14 +537,13 @@ def test_a_lease_file_that_is_gone_vouches_for_nothing_at_the_next_draw(
     """The keeper removes the lease file where it cannot write a lapse (a full runtime dir),
     and when the fleet forgets the holder's lease: the name it vouched for must not stay
     plain on the strength of the deadline read before."""
+    from codename_shell.fleet import lease
+
     world = fleet_world
-    write_rc(world, shell)
-    t = terminal(shell)
-    assert t.ask('"$CODENAME"') == "Michael"
-    ident = t.ask('"$CODENAME_ID"')
+    t, ident = michael_leased(world, terminal, shell)
     with keepers_stopped(world):  # no renewal may write it back meanwhile
         assert "[Michael]" in t.run("")
-        (world.runtime / "codename-fleet" / f"{ident}.lease").unlink()
+        os.unlink(lease.path(fleet_dir(world), ident))
         for _ in range(3):
             drawn = names_drawn(t.run(""))
             assert drawn and "@" in drawn[-1], drawn
@@ -551,12 +562,9 @@ def test_a_plain_name_set_by_hand_is_taken_back_at_the_next_draw_with_a_fleet(
     from codename_shell.fleet import lease
 
     world = fleet_world
-    write_rc(world, shell)
-    t = terminal(shell)
-    assert t.ask('"$CODENAME"') == "Michael"
-    ident = t.ask('"$CODENAME_ID"')
+    t, ident = michael_leased(world, terminal, shell)
     with keepers_stopped(world):
-        lease.lapse(str(world.runtime / "codename-fleet"), ident, "Michael", final=True)
+        lease.lapse(fleet_dir(world), ident, "Michael", final=True)
         t.run("")
         qualified = t.ask('"$CODENAME"')
         assert qualified.startswith("Michael@"), qualified
